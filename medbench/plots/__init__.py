@@ -1,0 +1,24 @@
+"""Static figures (matplotlib/seaborn) that reports show and widgets reuse.
+
+Submodules hold one chapter's figures each; :func:`fig_to_png` turns any figure into PNG
+bytes for an ``ipywidgets.Image``.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+if not matplotlib.get_backend().lower().startswith(("module://", "inline", "nbagg", "widget", "ipympl")):
+    matplotlib.use("Agg")
+
+
+def fig_to_png(fig, dpi: int = 100, close: bool = True) -> bytes:
+    """Render a matplotlib figure to PNG bytes (and close it unless ``close=False``)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    if close:
+        plt.close(fig)
+    return buf.getvalue()

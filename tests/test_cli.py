@@ -1,0 +1,110 @@
+"""The `medbench` command: list, report, failure isolation and validation."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from medbench.cli import main
+
+from conftest import NOTEBOOKS
+
+
+def _notebook(path: Path, params: str, body: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def fixture_notebooks(tmp_path) -> Path:
+    """A good chapter (widget, figure, metric) and one that fails in its third cell."""
+    root = tmp_path / "notebooks"
+    (root / "profiles").mkdir(parents=True)
+    _notebook(root / "10_good.ipynb", "n = 2  # how many\nlabel = 'x'\nscale = 1.5\nverbose = False", [
+        "import ipywidgets as W, matplotlib.pyplot as plt, medbench\nW.IntSlider(value=n, description='n')",
+        "plt.plot([0, n], [0, scale]); plt.show()",
+        "medbench.record('n_squared', n * n)\nmedbench.record('label_len', len(label))",
+    ])
+    _notebook(root / "11_bad.ipynb", "x = 1", [
+        "import medbench\nmedbench.record('before_failure', x)",
+        "raise RuntimeError('deliberate failure for the test')",
+        "medbench.record('never', 1)",
+    ])
+    (root / "profiles" / "smoke.yaml").write_text(
+        'chapters:\n  "10":\n    parameters: {n: 3}\n    expect:\n      n_squared: {min: 9, max: 9}\n'
+        '  "11":\n    parameters: {x: 5}\n')
+    return root
+
+
+def _run(args, nb_dir=None):
+    argv = (["--notebooks", str(nb_dir)] if nb_dir else []) + args
+    return main(argv)
+
+
+def test_list_shows_titles_and_typed_parameters(fixture_notebooks, capsys):
+    assert _run(["list"], fixture_notebooks) == 0
+    out = capsys.readouterr().out
+    assert "10  10_good: 10_good title" in out
+    assert "n: int = 2  # how many" in out
+    assert "scale: float = 1.5" in out and "verbose: bool = False" in out and "label: str = 'x'" in out
+
+
+def test_list_of_the_real_chapters_through_the_console_script():
+    exe = Path(sys.executable).with_name("medbench")
+    out = subprocess.run([str(exe), "list"], capture_output=True, text=True, check=True).stdout
+    assert "00  00_foundations" in out and "seed: int = 0" in out
+
+
+@pytest.mark.slow
+def test_failing_chapter_is_kept_and_does_not_stop_the_other(fixture_notebooks, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = _run(["report", "--profile", "smoke", "--out", str(out), "--jobs", "2", "-p", "10.scale=2"], fixture_notebooks)
+    assert code == 1
+    summary = json.loads((out / "summary.json").read_text())
+    good, bad = summary["chapters"]
+    assert good["status"] == "ok" and good["metrics"] == {"n_squared": 9, "label_len": 1}
+    assert good["parameters"] == {"n": 3, "scale": 2.0}
+    assert good["checks"] == [{"metric": "n_squared", "rule": ">= 9", "value": 9, "passed": True},
+                              {"metric": "n_squared", "rule": "<= 9", "value": 9, "passed": True}]
+    assert bad["status"] == "failed" and "deliberate failure" in bad["error"]
+    assert bad["metrics"] == {"before_failure": 5}  # partial results survive
+    bad_html = (out / "11_bad.html").read_text()
+    assert "deliberate failure for the test" in bad_html and "RuntimeError" in bad_html
+    good_html = (out / "10_good.html").read_text()
+    assert "application/vnd.jupyter.widget-state+json" in good_html
+    assert "_static/embed-amd.js" in good_html and "_static/require.js" in good_html
+    assert "cdn.jsdelivr" not in good_html and "unpkg.com" not in good_html
+    assert (out / "_static" / "embed-amd.js").stat().st_size > 1_000_000
+    assert "data:image/png;base64" in good_html  # the static figure is embedded
+    index = (out / "index.html").read_text()
+    assert "10_good.html" in index and "failed" in index and "deliberate failure" in index
+    assert str(out / "index.html") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--chapters", "99"], "unknown chapter(s) 99"),
+    (["-p", "nope=1"], "unknown parameter 'nope' (-p); valid parameters: label, n, scale, verbose, x"),
+    (["--chapters", "10", "-p", "n=1.5"], "parameter 'n' (-p) must be int"),
+    (["--chapters", "10", "-p", "verbose=3"], "parameter 'verbose' (-p) must be bool"),
+    (["--chapters", "10", "-p", "10.zzz=3"], "valid parameters: n (int), label (str), scale (float), verbose (bool)"),
+    (["--profile", "huge"], "unknown profile 'huge'"),
+])
+def test_bad_requests_exit_2_before_any_kernel(fixture_notebooks, tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    assert _run(["report", "--profile", "smoke", "--out", str(out)] + args, fixture_notebooks) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists(), "nothing may be written before validation passes"
+
+
+def test_bad_profile_value_type(fixture_notebooks, tmp_path, capsys):
+    (fixture_notebooks / "profiles" / "smoke.yaml").write_text('chapters:\n  "10":\n    parameters: {n: "many"}\n')
+    assert _run(["report", "--profile", "smoke", "--out", str(tmp_path / "o")], fixture_notebooks) == 2
+    assert "parameter 'n' (profile 'smoke') must be int" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Every committed chapter keeps the chapter contract (DESIGN.md)."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from medbench.reports import PROFILES, discover_chapters, load_profile
+
+from conftest import NOTEBOOKS
+
+CHAPTER_PATHS = sorted(NOTEBOOKS.glob("[0-9]*_*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert CHAPTER_PATHS, "no chapters found in notebooks/"
+
+
+@pytest.mark.parametrize("path", CHAPTER_PATHS, ids=lambda p: p.stem)
+def test_notebook_is_clean_and_has_one_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.lstrip().startswith("# "), "first cell: markdown title"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert nb.cells[1] is tagged[0], "second cell must be the parameters cell"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"outputs left in a cell of {path.name}: strip them"
+            assert cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", CHAPTER_PATHS, ids=lambda p: p.stem)
+def test_jupytext_twin_in_sync(path):
+    twin = path.with_suffix(".py")
+    if not twin.exists():
+        pytest.skip("no .py twin")
+    import jupytext
+
+    py = jupytext.read(twin)
+    ipynb = nbformat.read(path, as_version=4)
+    assert [(c.cell_type, c.source) for c in py.cells] == [(c.cell_type, c.source) for c in ipynb.cells], (
+        f"{path.name} and {twin.name} differ: run `jupytext --sync {twin}`")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profiles_name_only_existing_chapters_and_parameters(profile):
+    chapters = {c.id: c for c in discover_chapters(NOTEBOOKS)}
+    prof = load_profile(profile, NOTEBOOKS)
+    assert set(prof) <= set(chapters), f"{profile}.yaml names unknown chapters"
+    for cid, entry in prof.items():
+        assert set(entry) <= {"parameters", "expect"}
+        unknown = set(entry.get("parameters") or {}) - set(chapters[cid].parameters)
+        assert not unknown, f"{profile}.yaml, chapter {cid}: unknown parameters {unknown}"
+
+
+def test_every_chapter_has_smoke_expectations():
+    prof = load_profile("smoke", NOTEBOOKS)
+    for ch in discover_chapters(NOTEBOOKS):
+        assert prof.get(ch.id, {}).get("expect"), f"chapter {ch.id} has no metric expectations in smoke.yaml"

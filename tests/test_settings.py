@@ -1,0 +1,60 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import medbench
+from medbench import ConfigError, MedbenchError
+from medbench.settings import data_dir, get_device, seed_everything
+
+
+def test_seed_everything_makes_python_numpy_torch_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+
+    seed_everything(7)
+    first = draw()
+    seed_everything(7)
+    assert draw() == first
+    seed_everything(8)
+    assert draw() != first
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True, None])
+def test_seed_everything_rejects_bad_seed(bad):
+    with pytest.raises(ConfigError, match="seed"):
+        seed_everything(bad)
+
+
+def test_device_defaults_to_cpu_here_and_honours_override(monkeypatch):
+    monkeypatch.delenv("MEDBENCH_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if expected == "cpu" and torch.backends.mps.is_available():
+        expected = "mps"
+    assert get_device().type == expected
+    assert get_device("cpu").type == "cpu"
+    monkeypatch.setenv("MEDBENCH_DEVICE", "cpu")
+    assert get_device().type == "cpu"
+
+
+def test_device_errors_name_the_choice():
+    with pytest.raises(ConfigError, match="'tpu' is unknown"):
+        get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="not available"):
+            get_device("cuda")
+
+
+def test_data_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDBENCH_DATA_DIR", str(tmp_path / "d"))
+    assert data_dir() == tmp_path / "d"
+    assert (tmp_path / "d").is_dir()
+    monkeypatch.delenv("MEDBENCH_DATA_DIR")
+    assert "medbench" in str(data_dir(create=False))
+
+
+def test_error_family():
+    assert issubclass(ConfigError, MedbenchError)
+    assert issubclass(medbench.DataNotFoundError, FileNotFoundError)
+    assert issubclass(medbench.DataNotFoundError, medbench.DataError)
