@@ -169,7 +169,7 @@ def loss_curve(make, steps):
         loss = logistic_loss(w)
         loss.backward()
         opt.step()
-        curve.append(float(loss))
+        curve.append(loss.item())
     return curve
 
 
