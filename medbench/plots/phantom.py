@@ -1,0 +1,169 @@
+"""Figures of labelled volumes: the CT phantom, the MNI152 brain and their simulated cases.
+
+Display convention: axial slices in the radiological view (patient's right on the viewer's
+left, anterior up), coronal slices with superior up and the patient's right on the left, all
+with the physical aspect ratio from the voxel spacing. Arrays are indexed ``(x, y, z)`` in a
+RAS-like frame (+x right, +y anterior, +z superior), as medbench's simulators return them.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+#: Colours of the phantom labels (index = label id); 0 is transparent.
+LABEL_COLOURS = [
+    (0, 0, 0, 0), "#c8b08c", "#5ab4e6", "#2f7fc1", "#d62728", "#8c564b", "#9467bd", "#e7ba52",
+    "#bcbd22", "#f7f7f7", "#ff7f0e", "#00e000", "#f4e3a1", "#17becf", "#e377c2", "#7f7f7f",
+]
+
+
+def _plane(vol: np.ndarray, plane: str, idx: int) -> np.ndarray:
+    """A 2D display array (rows top->bottom) for ``plane`` at slice ``idx``."""
+    if plane == "axial":  # rows: anterior at top; cols: patient's right at left
+        return vol[:, :, idx].T[::-1, ::-1]
+    if plane == "coronal":  # rows: superior at top; cols: right at left
+        return vol[:, idx, :].T[::-1, ::-1]
+    if plane == "sagittal":  # rows: superior at top; cols: anterior at left
+        return vol[idx, :, :].T[::-1, ::-1]
+    raise ValueError(f"plane must be 'axial', 'coronal' or 'sagittal', got {plane!r}")
+
+
+def _aspect(spacing: Sequence[float], plane: str) -> float:
+    sx, sy, sz = spacing
+    return {"axial": sy / sx, "coronal": sz / sx, "sagittal": sz / sy}[plane]
+
+
+def _label_cmap(n: int) -> ListedColormap:
+    cols = [LABEL_COLOURS[i % len(LABEL_COLOURS)] if i else (0, 0, 0, 0) for i in range(max(n, 2))]
+    return ListedColormap(cols)
+
+
+def plot_label_montage(
+    image: np.ndarray,
+    label: np.ndarray | None = None,
+    spacing: Sequence[float] = (1.0, 1.0, 1.0),
+    *,
+    planes: Sequence[str] = ("axial", "coronal"),
+    n_slices: int = 4,
+    window: tuple[float, float] | None = None,
+    alpha: float = 0.4,
+    label_names: Mapping[str, int] | None = None,
+    title: str | None = None,
+    panel_size: float = 2.6,
+):
+    """Montage of evenly spaced slices per plane, with an optional label overlay and legend.
+
+    Args:
+        image: ``(X, Y, Z)`` volume (HU for CT, arbitrary units for MRI).
+        label: ``(X, Y, Z)`` integer labels (0 = background, not drawn) or ``None``.
+        spacing: voxel size in mm, for the physical aspect ratio.
+        planes: rows of the montage, any of ``"axial"``, ``"coronal"``, ``"sagittal"``.
+        n_slices: slices per row, evenly spaced through the labelled (or whole) extent.
+        window: ``(low, high)`` display range; default: 1st-99th percentile of the image.
+        alpha: label overlay opacity.
+        label_names: ``{name: id}`` for the legend (only ids present are listed).
+        title: figure title.
+        panel_size: inches per panel.
+
+    Returns:
+        The matplotlib figure.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"image must be 3D (X, Y, Z), got shape {image.shape}")
+    if window is None:
+        window = tuple(np.percentile(image, [1, 99]))
+    lab = None if label is None else np.asarray(label)
+    n_lab = int(lab.max()) + 1 if lab is not None and lab.size else 2
+    cmap = _label_cmap(n_lab)
+    axis_of = {"axial": 2, "coronal": 1, "sagittal": 0}
+    fig, axes = plt.subplots(len(planes), n_slices, figsize=(panel_size * n_slices, panel_size * len(planes)),
+                             squeeze=False)
+    for r, plane in enumerate(planes):
+        ax_i = axis_of[plane]
+        n = image.shape[ax_i]
+        if lab is not None and (lab > 0).any():
+            other = tuple(a for a in range(3) if a != ax_i)
+            present = np.flatnonzero((lab > 0).any(axis=other))
+            lo, hi = int(present[0]), int(present[-1])
+        else:
+            lo, hi = 0, n - 1
+        idxs = np.linspace(lo + 0.12 * (hi - lo), hi - 0.12 * (hi - lo), n_slices).round().astype(int)
+        for c, idx in enumerate(idxs):
+            ax = axes[r, c]
+            ax.imshow(_plane(image, plane, idx), cmap="gray", vmin=window[0], vmax=window[1],
+                      aspect=_aspect(spacing, plane), interpolation="nearest")
+            if lab is not None:
+                sl = _plane(lab, plane, idx).astype(float)
+                ax.imshow(np.ma.masked_where(sl == 0, sl), cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5,
+                          alpha=alpha, aspect=_aspect(spacing, plane), interpolation="nearest")
+            ax.set_title(f"{plane} {idx}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0 and plane in ("axial", "coronal"):
+                ax.text(0.02, 0.5, "R", transform=ax.transAxes, color="yellow", fontsize=8, va="center")
+                ax.text(0.98, 0.5, "L", transform=ax.transAxes, color="yellow", fontsize=8, va="center",
+                        ha="right")
+    if lab is not None and label_names:
+        present = set(np.unique(lab).tolist())
+        handles = [Patch(color=cmap(i), label=f"{i} {name}") for name, i in label_names.items()
+                   if i in present and i > 0]
+        if handles:
+            fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_phantom(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "coronal"), n_slices: int = 4,
+                 window: tuple[float, float] = (-1000.0, 400.0), alpha: float = 0.35, title: str | None = None):
+    """Montage of a CT phantom case (:func:`medbench.data.phantom.make_ct_phantom`) with labels.
+
+    The default window (-1000, 400) HU shows air, lung, soft tissue and bone at once. Lesions
+    are marked with a circle on the axial slice through their centre when it is shown.
+    """
+    from medbench.data.phantom import PHANTOM_LABELS
+
+    fig = plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes, n_slices=n_slices,
+                             window=window, alpha=alpha, label_names=PHANTOM_LABELS,
+                             title=title or f"CT phantom (seed {case.get('seed', '?')})")
+    return fig
+
+
+def plot_brain(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "coronal", "sagittal"),
+               n_slices: int = 4, alpha: float = 0.35, title: str | None = None):
+    """Montage of an MNI152 case (:func:`medbench.data.brain.load_mni152` / ``deformed_brain``)."""
+    names = {"background": 0, "csf_other": 1, "grey_matter": 2, "white_matter": 3}
+    return plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes,
+                              n_slices=n_slices, alpha=alpha, label_names=names, title=title)
+
+
+def plot_patches(images: np.ndarray, labels: np.ndarray, n: int = 16, window: tuple[float, float] = (-1000, 400),
+                 titles: Sequence[str] | None = None, seed: int = 0):
+    """A grid of ``n`` patches (``(N, 1, H, W)`` or ``(N, H, W)``, HU), half per class when possible."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    idx: list[int] = []
+    classes = np.unique(labels)
+    for k, cl in enumerate(classes):
+        pool = np.flatnonzero(labels == cl)
+        take = min(len(pool), n // len(classes) + (1 if k < n % len(classes) else 0))
+        idx += rng.choice(pool, take, replace=False).tolist()
+    cols = min(8, len(idx))
+    rows = int(np.ceil(len(idx) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.55 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, idx):
+        ax.imshow(images[i].T[::-1, ::-1], cmap="gray", vmin=window[0], vmax=window[1])
+        ax.set_title(titles[i] if titles is not None else f"label {labels[i]}", fontsize=7)
+    fig.tight_layout()
+    return fig
