@@ -1,0 +1,46 @@
+"""The model factory: every network in 2D and 3D, no downloads, head reset."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medbench.errors import ConfigError
+from medbench.models import MODELS, SmallCNN, count_parameters, make_model, reset_classifier
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_factory_builds_2d_and_3d(name, spatial_dims):
+    size = (32,) * spatial_dims
+    model = make_model(name, spatial_dims=spatial_dims, in_channels=1, num_classes=3)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, *size))
+    assert out.shape == (2, 3)
+    assert count_parameters(model) > 1000
+
+
+def test_small_cnn_is_conv_relu_pool_twice_then_dense():
+    m = SmallCNN(in_channels=3, num_classes=2, norm=False)
+    kinds = [type(l).__name__ for l in m.features]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d"]
+    assert m(torch.randn(4, 3, 28, 28)).shape == m(torch.randn(4, 3, 64, 64)).shape == (4, 2)
+
+
+def test_factory_rejects_unknown_and_pretrained():
+    with pytest.raises(ConfigError, match="unknown"):
+        make_model("vgg16")
+    with pytest.raises(ConfigError, match="pretrained"):
+        make_model("resnet18", pretrained=True)
+    with pytest.raises(ConfigError, match="spatial_dims"):
+        make_model("small_cnn", spatial_dims=1)
+
+
+def test_reset_classifier_replaces_only_the_head():
+    m = make_model("small_cnn", num_classes=2)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    reset_classifier(m, num_classes=5)
+    assert m(torch.randn(1, 1, 32, 32)).shape == (1, 5)
+    after = m.state_dict()
+    assert torch.equal(before["features.0.weight"], after["features.0.weight"])
+    assert after["classifier.4.weight"].shape == (5, 64)
