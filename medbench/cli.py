@@ -36,6 +36,28 @@ def _cmd_report(args) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_data_list(args) -> int:
+    from medbench.data.catalog import datasets_table
+
+    table = datasets_table(offline_only=args.offline)
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+        return 0
+    cols = [("name", "NAME"), ("kind", "KIND"), ("offline", "OFFLINE"), ("available", "AVAILABLE"),
+            ("licence", "LICENCE"), ("source", "SOURCE")]
+    cells = [[("yes" if v is True else "no" if v is False else str(v)) for v in (row[c] for c, _ in cols)]
+             for _, row in table.iterrows()]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, (_, h) in enumerate(cols[:-1])]
+    print("  ".join(h.ljust(w) for (_, h), w in zip(cols[:-1], widths)) + "  " + cols[-1][1])
+    for r, (_, row) in zip(cells, table.iterrows()):
+        print("  ".join(v.ljust(w) for v, w in zip(r[:-1], widths)) + "  " + r[-1])
+        if args.verbose and row["detail"]:
+            print(" " * 4 + f"-> {row['detail']}  [{row['loader']}]")
+    print(f"{int(table['available'].sum())} of {len(table)} datasets available; "
+          "datasets you download go in the data directory ($MEDBENCH_DATA_DIR).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medbench", description="Clinical data science workbench: chapters as reports.")
     parser.add_argument("--notebooks", type=Path, default=None,
@@ -54,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--out", type=Path, help="output directory (default: reports/<timestamp>, linked as reports/latest)")
     p_rep.add_argument("--timeout", type=float, help="per-cell execution timeout in seconds")
     p_rep.set_defaults(func=_cmd_report)
+
+    p_data = sub.add_parser("data", help="datasets: where they come from, licences, availability")
+    data_sub = p_data.add_subparsers(dest="data_command", required=True)
+    p_dlist = data_sub.add_parser("list", help="every dataset with source, licence, offline and available columns")
+    p_dlist.add_argument("--offline", action="store_true", help="only datasets that need no download")
+    p_dlist.add_argument("-v", "--verbose", action="store_true", help="also say where each file is or how to get it")
+    p_dlist.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p_dlist.set_defaults(func=_cmd_data_list)
     return parser
 
 
