@@ -1,0 +1,110 @@
+"""Every chapter, opened in JupyterLab in Chromium, runs at smoke, shows its widgets, and responds.
+
+Run: ``.venv/bin/python -m pytest -m ui tests/ui`` (``-n 2`` works: one server per worker).
+Screenshots: ``reports/ui-screenshots/`` (or ``$MEDBENCH_UI_SCREENSHOTS``).
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from .interactions import interactions_for
+from .lab import current_state, dom_errors, open_notebook, rendered_widgets, run_all_cells, wait_until_done
+from .support import chapter_notebooks, parameterized_copy, smoke_parameters
+
+pytestmark = pytest.mark.ui
+
+CHAPTERS = chapter_notebooks()
+
+
+def _screenshot(page, screenshot_dir, name: str) -> str:
+    path = f"{screenshot_dir}/{name}.png"
+    first_widget = page.locator(".jp-Notebook .jp-OutputArea-output:not([data-mime-type]) .jupyter-widgets").first
+    if first_widget.count():
+        first_widget.scroll_into_view_if_needed()
+    page.screenshot(path=path)
+    print(f"screenshot: {path}")
+    return path
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_runs_renders_and_responds_in_jupyterlab(notebook, lab_server, browser, screenshot_dir):
+    chapter_id = notebook.stem.split("_")[0]
+    params = smoke_parameters(notebook)
+    copy = parameterized_copy(notebook, lab_server.notebook_dir, params)
+    page = browser.new_page()
+    shot = None
+    try:
+        open_notebook(page, lab_server.lab_url(copy.name))
+        lab_server.remember_children()  # the kernel: stopped by pid at teardown whatever happens
+        run_all_cells(page)
+        state = wait_until_done(page)
+
+        # No cell failed, in JupyterLab's model or on screen, and every code cell ran.
+        errors = dom_errors(page)
+        assert not state["errors"], f"{notebook.name}: cells raised {state['errors']}"
+        assert not errors, f"{notebook.name}: tracebacks shown:\n" + "\n---\n".join(errors)
+        assert not state["pending"], f"{notebook.name}: code cells {state['pending']} did not run"
+        assert state["code"] > 0
+
+        # Widgets render: one element per widget output, sized, without errors; images decode.
+        widgets = rendered_widgets(page, expected=state["widgetViews"])
+        assert len(widgets) >= state["widgetViews"], \
+            f"{state['widgetViews']} widget outputs but {len(widgets)} rendered: {widgets}"
+        for w in widgets:
+            assert not w["error"], f"widget failed to render: {w['text']}"
+            assert w["width"] > 0 and w["height"] > 0, f"widget has no size: {w}"
+            for img in w["images"]:
+                assert img["w"] > 0 and img["h"] > 0, f"widget image did not decode: {w}"
+        interactions = interactions_for(chapter_id, page)
+        if interactions:
+            assert widgets, f"{notebook.name}: interactions are listed but no widget rendered"
+        if chapter_id == "01" or any(type(i).__name__ == "Slider" and i.label and "slice" in i.label
+                                     for i in interactions):
+            assert any(w["images"] and w["sliders"] for w in widgets), \
+                "the SliceViewer (an image with a slice slider) did not render"
+
+        shot = _screenshot(page, screenshot_dir, notebook.stem)
+        # Interacting works: each change reaches the kernel and comes back as a new picture.
+        for interaction in interactions:
+            print(interaction.apply(page))
+        if interactions:
+            shot = _screenshot(page, screenshot_dir, notebook.stem)  # after the interactions
+        assert current_state(page)["errors"] == [], "an interaction raised in the kernel"
+    except BaseException:
+        try:
+            shot = shot or _screenshot(page, screenshot_dir, notebook.stem + ".failed")
+        except Exception:
+            pass
+        raise
+    finally:
+        lab_server.shutdown_kernels()
+        page.close()
+
+
+def test_a_failing_cell_is_detected(lab_server, browser, tmp_path):
+    """The checks above can fail: a widget, a warning, an error and a cell after it."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import warnings\nimport ipywidgets as W\n"
+                                  "warnings.warn('a warning is not an error')\nW.IntSlider(description='n')"),
+        nbformat.v4.new_code_cell("1 / 0"),
+        nbformat.v4.new_code_cell("print('never runs')"),
+    ]
+    nbformat.write(nb, lab_server.notebook_dir / "zz_failing.ipynb")
+    page = browser.new_page()
+    try:
+        open_notebook(page, lab_server.lab_url("zz_failing.ipynb"))
+        lab_server.remember_children()
+        run_all_cells(page)
+        state = wait_until_done(page, timeout=120)
+        assert [e["ename"] for e in state["errors"]] == ["ZeroDivisionError"]
+        assert state["pending"] == [2]
+        shown = dom_errors(page)
+        assert len(shown) == 1 and "ZeroDivisionError" in shown[0], shown
+        widgets = rendered_widgets(page, expected=1)
+        assert len(widgets) == 1 and widgets[0]["sliders"] == 1 and not widgets[0]["error"]
+    finally:
+        lab_server.shutdown_kernels()
+        page.close()
