@@ -1,0 +1,492 @@
+"""MONAI dictionary-transform presets: CT windows, MRI normalisation, geometry, augmentation.
+
+Everything here returns MONAI dictionary transforms (the ``...d`` classes) or a
+:class:`monai.transforms.Compose` of them, so a pipeline drops straight into
+``monai.data.Dataset`` / ``CacheDataset``. The only NumPy helper is :func:`apply_window`,
+which the :class:`~medbench.widgets.slice_viewer.SliceViewer` uses to render fast.
+
+Conventions:
+    * Dictionaries hold ``"image"`` and (optionally) ``"label"``; the keys are parameters.
+    * Channel-first arrays: ``(C, X, Y)`` in 2D and ``(C, X, Y, Z)`` in 3D, axes in
+      RAS order once :func:`reorient_resample` has run.
+    * ``load`` picks how a pipeline starts: ``"file"`` (paths, ``LoadImaged`` with a channel
+      added), ``"array"`` (arrays ``(X, Y[, Z])`` without a channel axis, e.g. a phantom's
+      volume) or ``None`` (already channel-first, e.g. the output of
+      :func:`case_to_metatensors`, which also carries the affine).
+
+CT window presets (width W / level L in Hounsfield units) follow the values listed by
+Radiopaedia, "Windowing (CT)" (https://radiopaedia.org/articles/windowing-ct, accessed 2024):
+brain W80/L40, lungs W1500/L-600, mediastinum W350/L50, abdominal soft tissue W400/L50,
+liver W150/L30, bone W1800/L400. The displayed range is ``[L - W/2, L + W/2]``.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from medbench.errors import ConfigError
+
+WINDOW_SOURCE = "Radiopaedia, 'Windowing (CT)', https://radiopaedia.org/articles/windowing-ct"
+
+
+@dataclass(frozen=True)
+class CTWindow:
+    """A CT display window: ``width`` and ``level`` (centre) in HU.
+
+    Attributes:
+        name: preset name, or ``"custom"``.
+        width: window width W (HU), > 0.
+        level: window level / centre L (HU).
+    """
+
+    name: str
+    width: float
+    level: float
+
+    @property
+    def lower(self) -> float:
+        """Lowest HU shown (black): ``L - W/2``."""
+        return self.level - self.width / 2.0
+
+    @property
+    def upper(self) -> float:
+        """Highest HU shown (white): ``L + W/2``."""
+        return self.level + self.width / 2.0
+
+    def __str__(self) -> str:
+        return f"{self.name} (W{self.width:g}/L{self.level:g})"
+
+
+CT_WINDOWS: dict[str, CTWindow] = {
+    "lung": CTWindow("lung", 1500.0, -600.0),
+    "mediastinum": CTWindow("mediastinum", 350.0, 50.0),
+    "bone": CTWindow("bone", 1800.0, 400.0),
+    "brain": CTWindow("brain", 80.0, 40.0),
+    "liver": CTWindow("liver", 150.0, 30.0),
+    "soft_tissue": CTWindow("soft_tissue", 400.0, 50.0),
+}
+"""The CT window presets (source: :data:`WINDOW_SOURCE`)."""
+
+
+def get_window(window: str | CTWindow | Sequence[float] | dict) -> CTWindow:
+    """Resolve a window given as a preset name, ``(width, level)``, a dict or a :class:`CTWindow`.
+
+    Args:
+        window: ``"lung"``, ``"mediastinum"``, ``"bone"``, ``"brain"``, ``"liver"``,
+            ``"soft_tissue"``; or ``(width, level)`` in HU; or ``{"width": W, "level": L}``.
+
+    Raises:
+        ConfigError: unknown preset name, or a width that is not a positive finite number.
+    """
+    if isinstance(window, CTWindow):
+        win = window
+    elif isinstance(window, str):
+        key = window.strip().lower().replace(" ", "_").replace("-", "_")
+        key = {"soft": "soft_tissue", "abdomen": "soft_tissue", "lungs": "lung"}.get(key, key)
+        if key not in CT_WINDOWS:
+            raise ConfigError(f"unknown CT window preset {window!r}; use one of {', '.join(CT_WINDOWS)} "
+                              "or give (width, level) in HU")
+        return CT_WINDOWS[key]
+    elif isinstance(window, dict):
+        try:
+            win = CTWindow(str(window.get("name", "custom")), float(window["width"]), float(window["level"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"window dict needs numeric 'width' and 'level' keys, got {window!r}") from exc
+    else:
+        try:
+            width, level = (float(v) for v in window)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"window must be a preset name, (width, level) or a CTWindow; got {window!r}") from exc
+        win = CTWindow("custom", width, level)
+    if not (math.isfinite(win.width) and win.width > 0 and math.isfinite(win.level)):
+        raise ConfigError(f"window width must be a positive finite number and level finite; got {win}")
+    return win
+
+
+def apply_window(array, window, out_range: tuple[float, float] = (0.0, 1.0), dtype=np.float32) -> np.ndarray:
+    """Map HU to display intensities: ``[L - W/2, L + W/2]`` -> ``out_range``, clipped outside.
+
+    Args:
+        array: HU values, any shape (NumPy array, torch tensor or MetaTensor).
+        window: anything :func:`get_window` accepts.
+        out_range: output for the window's lower and upper bound, e.g. ``(0, 255)``.
+        dtype: output dtype; with ``np.uint8`` and ``out_range=(0, 255)`` the result is a
+            ready-to-encode greyscale image.
+
+    Returns:
+        ``np.ndarray`` of the input's shape.
+    """
+    win = get_window(window)
+    arr = np.asarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array, dtype=np.float32)
+    b0, b1 = float(out_range[0]), float(out_range[1])
+    scale = (b1 - b0) / win.width
+    out = (arr - np.float32(win.lower)) * np.float32(scale) + np.float32(b0)
+    np.clip(out, min(b0, b1), max(b0, b1), out=out)
+    return out.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------- intensity presets
+def _keys(keys) -> tuple[str, ...]:
+    return (keys,) if isinstance(keys, str) else tuple(keys)
+
+
+def ct_window(keys="image", window="soft_tissue", out_range: tuple[float, float] = (0.0, 1.0), clip: bool = True):
+    """``ScaleIntensityRanged`` that applies a CT window: HU in ``[L-W/2, L+W/2]`` -> ``out_range``.
+
+    Args:
+        keys: image key(s) (never the label).
+        window: preset name, ``(width, level)`` or :class:`CTWindow`.
+        out_range: the output range, ``(0, 1)`` by default.
+        clip: clip values outside the window (the usual choice for networks).
+    """
+    win = get_window(window)
+    return _monai().ScaleIntensityRanged(keys=_keys(keys), a_min=win.lower, a_max=win.upper,
+                                         b_min=out_range[0], b_max=out_range[1], clip=clip)
+
+
+def mri_zscore(keys="image", nonzero: bool = True, channel_wise: bool = True):
+    """``NormalizeIntensityd``: subtract the mean and divide by the standard deviation.
+
+    Args:
+        keys: image key(s).
+        nonzero: compute the statistics over non-zero voxels only (the brain, not the air
+            around it, which is zero in skull-stripped or masked MRI); zeros stay zero.
+        channel_wise: separate statistics per channel (e.g. T1 and T2 stacked).
+    """
+    return _monai().NormalizeIntensityd(keys=_keys(keys), nonzero=nonzero, channel_wise=channel_wise)
+
+
+def mri_percentile(keys="image", lower: float = 0.5, upper: float = 99.5, out_range=(0.0, 1.0), clip: bool = True):
+    """``ScaleIntensityRangePercentilesd``: the ``lower``..``upper`` percentiles -> ``out_range``.
+
+    MRI intensities have no physical unit (unlike HU), so each scan is scaled by its own
+    percentiles; using 0.5/99.5 rather than min/max ignores a few hot voxels (vessels,
+    artefacts).
+    """
+    if not 0 <= lower < upper <= 100:
+        raise ConfigError(f"percentiles need 0 <= lower < upper <= 100, got lower={lower}, upper={upper}")
+    return _monai().ScaleIntensityRangePercentilesd(keys=_keys(keys), lower=lower, upper=upper,
+                                                    b_min=out_range[0], b_max=out_range[1], clip=clip)
+
+
+def intensity_preset(modality: str = "ct", keys="image", window="soft_tissue", mri_norm: str = "zscore"):
+    """The intensity normalisation of a modality: a CT window, or MRI z-score / percentiles.
+
+    Args:
+        modality: ``"ct"`` or ``"mri"`` (``"mr"`` also accepted).
+        window: CT window (ignored for MRI).
+        mri_norm: ``"zscore"`` or ``"percentile"`` (ignored for CT).
+    """
+    mod = modality.lower()
+    if mod == "ct":
+        return ct_window(keys, window)
+    if mod in ("mri", "mr"):
+        if mri_norm == "zscore":
+            return mri_zscore(keys)
+        if mri_norm == "percentile":
+            return mri_percentile(keys)
+        raise ConfigError(f"mri_norm must be 'zscore' or 'percentile', got {mri_norm!r}")
+    raise ConfigError(f"modality must be 'ct' or 'mri', got {modality!r}")
+
+
+# ---------------------------------------------------------------------------- geometry
+def reorient_resample(keys=("image", "label"), pixdim: Sequence[float] | float | None = None, axcodes: str = "RAS",
+                      modes: Sequence[str] | None = None):
+    """``Orientationd`` to ``axcodes`` then, if ``pixdim`` is given, ``Spacingd`` to that spacing.
+
+    Scanners store voxels in whatever order they acquired them (DICOM's patient frame is
+    LPS; many NIfTI files are LAS or RAS). Reorienting every image to RAS (x to the patient's
+    Right, y Anterior, z Superior) and resampling to one spacing gives a network inputs in
+    which one voxel step means the same direction and the same millimetres.
+
+    Args:
+        keys: keys to transform (image and label together, so they stay aligned).
+        pixdim: target spacing in mm per spatial axis (or one number for all).
+        axcodes: target orientation; ``"RAS"`` in 3D. For 2D data use ``"RA"``.
+        modes: interpolation per key; default ``bilinear`` for the first key and
+            ``nearest`` for the others (labels must never be interpolated).
+
+    Returns:
+        ``monai.transforms.Compose``.
+    """
+    T = _monai()
+    keys = _keys(keys)
+    if modes is None:
+        modes = ("bilinear",) + ("nearest",) * (len(keys) - 1)
+    if len(modes) != len(keys):
+        raise ConfigError(f"modes {tuple(modes)} must give one interpolation mode per key {keys}")
+    steps = [T.Orientationd(keys=keys, axcodes=axcodes, labels=(("L", "R"), ("P", "A"), ("I", "S")),
+                            allow_missing_keys=True)]
+    if pixdim is not None:
+        steps.append(T.Spacingd(keys=keys, pixdim=pixdim, mode=tuple(modes), allow_missing_keys=True))
+    return T.Compose(steps)
+
+
+def case_to_metatensors(case: dict, keys=("image", "label"), channel_first: bool = True) -> dict:
+    """Wrap a case dict's NumPy volumes (phantom, reader output) as MONAI MetaTensors with its affine.
+
+    Args:
+        case: dict with the ``keys`` (arrays ``(X, Y[, Z])``) and ``"affine"`` (4x4) or
+            ``"spacing"``; missing keys are skipped.
+        keys: which entries to wrap.
+        channel_first: add a leading channel axis ``(1, X, Y[, Z])`` (what every MONAI
+            dictionary pipeline with ``load=None`` expects).
+
+    Returns:
+        A new dict: the wrapped keys plus the other entries unchanged.
+    """
+    import torch
+    from monai.data import MetaTensor
+
+    affine = case.get("affine")
+    if affine is None:
+        spacing = case.get("spacing")
+        if spacing is None:
+            affine = np.eye(4)
+        else:
+            affine = np.diag(list(map(float, spacing))[:3] + [1.0] * (4 - min(3, len(spacing))))
+    out = dict(case)
+    for key in _keys(keys):
+        if key not in case or case[key] is None:
+            continue
+        arr = np.asarray(case[key])
+        t = torch.as_tensor(arr if arr.dtype != np.uint16 else arr.astype(np.int32))
+        if channel_first:
+            t = t[None]
+        out[key] = MetaTensor(t, affine=torch.as_tensor(np.asarray(affine, dtype=np.float64)))
+    return out
+
+
+# ---------------------------------------------------------------------------- augmentation
+def augmentation_steps(dim: int = 3, keys=("image", "label"), image_key: str = "image", prob: float = 0.5,
+                       flip_axes: Sequence[int] | None = None, rotate_deg: float = 15.0,
+                       zoom: tuple[float, float] = (0.9, 1.15), shift: float = 0.1, scale: float = 0.1,
+                       noise_std: float = 0.03, gamma: tuple[float, float] = (0.7, 1.5)) -> "OrderedDict[str, object]":
+    """The named random augmentations of the train pipelines, in the order they run.
+
+    Spatial ones act on every key (``nearest`` interpolation for labels); intensity ones
+    only on ``image_key``. Intensity magnitudes assume an image already normalised (a CT
+    window to [0, 1] or an MRI z-score).
+
+    Args:
+        dim: 2 or 3 spatial dimensions.
+        prob: probability of each augmentation per sample (1.0 forces it, for previews).
+        flip_axes: spatial axes to flip (each independently); ``None`` = all. Note that a
+            left-right flip (axis 0 in RAS) makes a "left lung" label lie on the right: drop
+            axis 0 when laterality is part of the task.
+        rotate_deg: maximal rotation in degrees (in-plane in 2D; about z, and a third of it
+            about x and y, in 3D).
+        zoom: min and max isotropic zoom factor.
+        shift: intensity offsets drawn from ``[-shift, shift]``.
+        scale: intensity factors ``1 + U[-scale, scale]``.
+        noise_std: Gaussian noise standard deviation (drawn in ``[0, noise_std]``).
+        gamma: range of the gamma (contrast) exponent.
+
+    Returns:
+        ``OrderedDict`` name -> MONAI transform.
+    """
+    T = _monai()
+    _check_dim(dim)
+    keys = _keys(keys)
+    if not 0.0 <= prob <= 1.0:
+        raise ConfigError(f"prob must lie in [0, 1], got {prob}")
+    spatial_modes = tuple("bilinear" if k == image_key else "nearest" for k in keys)
+    zoom_modes = tuple(("bilinear" if dim == 2 else "trilinear") if k == image_key else "nearest" for k in keys)
+    rad = math.radians(rotate_deg)
+    axes = tuple(range(dim)) if flip_axes is None else tuple(flip_axes)
+    steps: OrderedDict[str, object] = OrderedDict()
+    for ax in axes:
+        if not 0 <= ax < dim:
+            raise ConfigError(f"flip axis {ax} does not exist in {dim}D data")
+        steps[f"flip_{'xyz'[ax]}"] = T.RandFlipd(keys=keys, prob=prob, spatial_axis=ax, allow_missing_keys=True)
+    if dim == 2:
+        steps["rotate"] = T.RandRotated(keys=keys, range_x=rad, prob=prob, mode=spatial_modes,
+                                        padding_mode="border", allow_missing_keys=True)
+    else:
+        steps["rotate"] = T.RandRotated(keys=keys, range_x=rad / 3, range_y=rad / 3, range_z=rad, prob=prob,
+                                        mode=spatial_modes, padding_mode="border", allow_missing_keys=True)
+    steps["zoom"] = T.RandZoomd(keys=keys, prob=prob, min_zoom=zoom[0], max_zoom=zoom[1], mode=zoom_modes,
+                                padding_mode="edge", allow_missing_keys=True)
+    steps["intensity_shift"] = T.RandShiftIntensityd(keys=image_key, offsets=shift, prob=prob)
+    steps["intensity_scale"] = T.RandScaleIntensityd(keys=image_key, factors=scale, prob=prob)
+    steps["noise"] = T.RandGaussianNoised(keys=image_key, prob=prob, std=noise_std)
+    steps["gamma"] = T.RandAdjustContrastd(keys=image_key, prob=prob, gamma=gamma)
+    return steps
+
+
+def _start(load, keys, label_key):
+    T = _monai()
+    if load == "file":
+        return [T.LoadImaged(keys=keys, ensure_channel_first=True, image_only=True, allow_missing_keys=True)]
+    if load == "array":
+        # Not EnsureChannelFirstd: a MetaTensor made from a 2D array before its channel is
+        # added believes it has 1 spatial dimension (MONAI 1.6), which breaks RandZoomd.
+        return [T.Lambdad(keys=keys, func=_add_channel, allow_missing_keys=True)]
+    if load is None:
+        return []
+    raise ConfigError(f"load must be 'file', 'array' or None, got {load!r}")
+
+
+def _add_channel(x):
+    """``(X, Y[, Z])`` array / tensor / MetaTensor -> ``(1, X, Y[, Z])`` MetaTensor (affine kept)."""
+    import torch
+    from monai.data import MetaTensor
+
+    affine = getattr(x, "affine", None)
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.as_tensor()
+                        if isinstance(x, MetaTensor) else x)
+    return MetaTensor(t[None], affine=affine if affine is not None else torch.eye(4, dtype=torch.float64))
+
+
+def _check_dim(dim):
+    if dim not in (2, 3):
+        raise ConfigError(f"dim must be 2 or 3 (spatial dimensions), got {dim!r}")
+
+
+def _size(spatial_size, dim):
+    if spatial_size is None:
+        spatial_size = 96 if dim == 2 else 64
+    if isinstance(spatial_size, int):
+        spatial_size = (spatial_size,) * dim
+    spatial_size = tuple(int(s) for s in spatial_size)
+    if len(spatial_size) != dim or min(spatial_size) < 1:
+        raise ConfigError(f"spatial_size must have {dim} positive entries for {dim}D data, got {spatial_size}")
+    return spatial_size
+
+
+def train_pipeline(dim: int = 3, *, modality: str = "ct", window="soft_tissue", mri_norm: str = "zscore",
+                   spatial_size: int | Sequence[int] | None = None, pixdim: Sequence[float] | float | None = None,
+                   num_samples: int = 2, pos: float = 1.0, neg: float = 1.0, keys=("image", "label"),
+                   load: str | None = "array", prob: float = 0.5, seed: int | None = None, **aug):
+    """Training pipeline: load -> (RAS, spacing) -> intensity -> pad -> label-balanced crops -> augment.
+
+    ``RandCropByPosNegLabeld`` centres each crop on a foreground voxel with probability
+    ``pos / (pos + neg)``, so small organs and lesions are seen often even when they fill
+    1 % of the volume; each input dict yields a list of ``num_samples`` crops.
+
+    Args:
+        dim: 2 (slices ``(X, Y)``) or 3 (volumes ``(X, Y, Z)``).
+        modality: ``"ct"`` (window) or ``"mri"`` (``mri_norm``).
+        window: CT window preset or ``(width, level)``.
+        mri_norm: ``"zscore"`` or ``"percentile"``.
+        spatial_size: crop size (default 96² in 2D, 64³ in 3D).
+        pixdim: resample to this spacing in mm (after reorienting to RAS); ``None`` keeps it.
+        num_samples: crops per input.
+        pos, neg: foreground / background crop-centre ratio.
+        keys: (image key, label key).
+        load: ``"file"``, ``"array"`` or ``None`` (see module docstring).
+        prob: probability of each random augmentation.
+        seed: seed the pipeline's random state (reproducible crops and augmentations).
+        **aug: passed to :func:`augmentation_steps` (``flip_axes``, ``rotate_deg``, ...).
+
+    Returns:
+        ``monai.transforms.Compose``; outputs are channel-first tensors
+        ``(1, *spatial_size)`` for each key.
+    """
+    T = _monai()
+    _check_dim(dim)
+    keys = _keys(keys)
+    if len(keys) < 2:
+        raise ConfigError(f"train_pipeline needs an image key and a label key, got keys={keys}")
+    image_key, label_key = keys[0], keys[1]
+    size = _size(spatial_size, dim)
+    if num_samples < 1:
+        raise ConfigError(f"num_samples must be >= 1, got {num_samples}")
+    steps = _start(load, keys, label_key)
+    steps.append(reorient_resample(keys, pixdim, axcodes="RAS"[:dim]))
+    steps.append(intensity_preset(modality, image_key, window, mri_norm))
+    steps.append(T.SpatialPadd(keys=keys, spatial_size=size, mode="constant"))
+    steps.append(T.RandCropByPosNegLabeld(keys=keys, label_key=label_key, spatial_size=size, pos=pos, neg=neg,
+                                          num_samples=num_samples))
+    steps.extend(augmentation_steps(dim, keys, image_key, prob=prob, **aug).values())
+    steps.append(T.EnsureTyped(keys=keys, track_meta=False))
+    pipe = T.Compose(steps)
+    if seed is not None:
+        pipe.set_random_state(seed=seed)
+    return pipe
+
+
+def eval_pipeline(dim: int = 3, *, modality: str = "ct", window="soft_tissue", mri_norm: str = "zscore",
+                  pixdim: Sequence[float] | float | None = None, keys=("image", "label"), load: str | None = "array",
+                  divisible_by: int | None = 16):
+    """Evaluation pipeline: the deterministic part of :func:`train_pipeline`, whole images, no crops.
+
+    Args:
+        dim, modality, window, mri_norm, pixdim, keys, load: as in :func:`train_pipeline`
+            (the label key may be absent from the data).
+        divisible_by: pad every spatial size to a multiple of this (U-Net inputs); ``None``
+            to skip. Use ``monai.inferers.sliding_window_inference`` for large volumes.
+
+    Returns:
+        ``monai.transforms.Compose``.
+    """
+    T = _monai()
+    _check_dim(dim)
+    keys = _keys(keys)
+    steps = _start(load, keys, keys[1] if len(keys) > 1 else None)
+    steps.append(reorient_resample(keys, pixdim, axcodes="RAS"[:dim]))
+    steps.append(intensity_preset(modality, keys[0], window, mri_norm))
+    if divisible_by:
+        steps.append(T.DivisiblePadd(keys=keys, k=divisible_by, allow_missing_keys=True))
+    steps.append(T.EnsureTyped(keys=keys, allow_missing_keys=True))
+    return T.Compose(steps)
+
+
+def _preset(factory: Callable, **fixed) -> Callable:
+    def make(**overrides):
+        return factory(**{**fixed, **overrides})
+
+    make.__doc__ = f"{factory.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())}, **overrides)"
+    return make
+
+
+PIPELINES: dict[str, Callable] = {
+    "ct_2d_train": _preset(train_pipeline, dim=2, modality="ct"),
+    "ct_2d_eval": _preset(eval_pipeline, dim=2, modality="ct"),
+    "ct_3d_train": _preset(train_pipeline, dim=3, modality="ct"),
+    "ct_3d_eval": _preset(eval_pipeline, dim=3, modality="ct"),
+    "mri_2d_train": _preset(train_pipeline, dim=2, modality="mri"),
+    "mri_2d_eval": _preset(eval_pipeline, dim=2, modality="mri"),
+    "mri_3d_train": _preset(train_pipeline, dim=3, modality="mri"),
+    "mri_3d_eval": _preset(eval_pipeline, dim=3, modality="mri"),
+}
+"""Named pipelines: ``PIPELINES[name](**overrides)`` builds one (see :func:`get_pipeline`)."""
+
+
+def get_pipeline(name: str, **overrides):
+    """Build a named pipeline, e.g. ``get_pipeline("ct_3d_train", window="liver", spatial_size=48)``.
+
+    Raises:
+        ConfigError: unknown name (the message lists the known ones).
+    """
+    if name not in PIPELINES:
+        raise ConfigError(f"unknown pipeline {name!r}; use one of {', '.join(PIPELINES)}")
+    return PIPELINES[name](**overrides)
+
+
+def describe_pipeline(pipeline) -> list[str]:
+    """The transform class names of a (nested) ``Compose``, in order, for tables and tests."""
+    names: list[str] = []
+    for t in getattr(pipeline, "transforms", [pipeline]):
+        if hasattr(t, "transforms"):
+            names.extend(describe_pipeline(t))
+        else:
+            names.append(type(t).__name__)
+    return names
+
+
+def _monai():
+    import monai.transforms as T
+
+    return T
+
+
+__all__ = [
+    "CT_WINDOWS", "CTWindow", "PIPELINES", "WINDOW_SOURCE", "apply_window", "augmentation_steps",
+    "case_to_metatensors", "ct_window", "describe_pipeline", "eval_pipeline", "get_pipeline", "get_window",
+    "intensity_preset", "mri_percentile", "mri_zscore", "reorient_resample", "train_pipeline",
+]

@@ -1,0 +1,297 @@
+"""SliceViewer: state and handlers driven from Python, geometry, overlays, compare mode, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from medbench.errors import ConfigError, DataError, MedbenchError
+from medbench.widgets.slice_viewer import PALETTE, SliceViewer, Snapshot
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _shown(v, labels):
+    """The label map as displayed (same nearest-neighbour resize as the viewer's render)."""
+    from PIL import Image
+
+    lab = np.ascontiguousarray(v._view(labels, v.plane, v.slice))
+    h, w = v.frame.shape[:2]
+    return np.asarray(Image.fromarray(lab).resize((w, h), Image.NEAREST))
+
+
+def _volume(shape=(40, 32, 24)):
+    """HU-like volume: air, a soft-tissue body, a bright 'bone' blob at the patient's right (high x)."""
+    x, y, z = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
+    img = np.full(shape, -1000.0, np.float32)
+    body = ((x - shape[0] / 2) / (shape[0] * 0.4)) ** 2 + ((y - shape[1] / 2) / (shape[1] * 0.4)) ** 2 < 1
+    img[body] = 40.0 + z[body]  # varies along z so every axial slice differs
+    label = np.zeros(shape, np.uint8)
+    label[body] = 1
+    blob = (x > shape[0] * 0.7) & body & (np.abs(y - shape[1] / 2) < 4)
+    img[blob] = 700.0
+    label[blob] = 2
+    return img, label
+
+
+@pytest.fixture
+def vol():
+    return _volume()
+
+
+def test_initial_state_and_png(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab, spacing=(1, 1, 1))
+    assert v.plane == "axial" and v.slice == img.shape[2] // 2
+    assert v.n_slices == img.shape[2] and v.slice_slider.max == img.shape[2] - 1
+    assert v.modality == "ct" and v.window.name == "soft_tissue"
+    assert bytes(v.image.value).startswith(PNG_MAGIC) and v.to_png() == bytes(v.image.value)
+    assert v.n_renders == 1 and v.last_update_ms > 0
+
+
+def test_slice_change_rerenders(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab)
+    before, n = bytes(v.image.value), v.n_renders
+    v.slice = 3
+    assert v.slice_slider.value == 3 and v.n_renders == n + 1
+    assert bytes(v.image.value) != before
+    v.slice_slider.value = 4  # as a user's drag does
+    assert v.slice == 4 and v.n_renders == n + 2
+    with pytest.raises(ConfigError):
+        v.slice = img.shape[2]
+
+
+def test_window_presets_free_window_and_custom_marking(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab, opacity=0.0)
+    soft = v.frame.copy()
+    v.window = "lung"
+    assert (v.window.width, v.window.level) == (1500.0, -600.0) and v.preset.value == "lung"
+    assert not np.array_equal(v.frame, soft)
+    v.window = (400, 50)  # free window equal to a preset is recognised as the preset
+    assert v.preset.value == "soft_tissue" and np.array_equal(v.frame, soft)
+    v.window = (123, 45)
+    assert v.preset.value == "custom" and v.window.width == 123
+    v.preset.value = "bone"  # choosing from the dropdown moves the sliders
+    assert v.width_slider.value == 1800 and v.level_slider.value == 400
+    v.level_slider.value = 300  # dragging a slider makes the window custom
+    assert v.preset.value == "custom" and v.window.level == 300
+    # pixel check: HU 40 + z under W400/L50 -> (40 + z - (-150)) * 255/400
+    v.window = "soft_tissue"
+    row, col = v.frame.shape[0] // 2, v.frame.shape[1] // 2
+    expected = np.uint8(np.clip((40 + v.slice + 150) * 255 / 400, 0, 255))
+    assert abs(int(v.frame[row, col]) - int(expected)) <= 1
+    with pytest.raises(ConfigError):
+        v.window = "spleen-ish"
+    with pytest.raises(ConfigError):
+        v.window = (-5, 0)
+
+
+def test_plane_switch_updates_slider_and_shape(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab)
+    assert v.frame.shape[:2] == v.display_shape
+    axial_shape = v.frame.shape
+    v.slice = 5
+    v.plane = "coronal"
+    assert v.slice_slider.max == img.shape[1] - 1 and v.slice == img.shape[1] // 2
+    assert v.frame.shape != axial_shape
+    v.plane_buttons.value = "sagittal"  # the toggle buttons, as a user clicks
+    assert v.plane == "sagittal" and v.slice_slider.max == img.shape[0] - 1
+    v.plane = "axial"
+    assert v.slice == 5, "each plane keeps its own slice"
+    with pytest.raises(ConfigError):
+        v.plane = "oblique"
+
+
+def test_radiological_orientation(vol):
+    img, lab = vol  # bright blob at high x = patient's right
+    v = SliceViewer(img, lab, opacity=0.0, window="bone")
+    cols_bright = np.where((v.frame > 150).any(axis=0))[0]  # 700 HU -> 170 under W1800/L400
+    assert cols_bright.size and cols_bright.max() < v.frame.shape[1] / 2, "patient right must show on screen left"
+    v.plane = "coronal"
+    cols_bright = np.where((v.frame > 150).any(axis=0))[0]
+    assert cols_bright.size and cols_bright.max() < v.frame.shape[1] / 2
+
+
+def test_affine_reorientation_matches_ras(vol):
+    """The same anatomy stored LPS (x and y flipped) displays identically once reoriented."""
+    from monai.data import MetaTensor
+
+    img, lab = vol
+    ras = SliceViewer(img, lab, spacing=(1.0, 2.0, 3.0))
+    lps_img, lps_lab = img[::-1, ::-1].copy(), lab[::-1, ::-1].copy()
+    affine = np.diag([-1.0, -2.0, 3.0, 1.0])
+    mt = MetaTensor(torch.as_tensor(lps_img)[None], affine=torch.as_tensor(affine))
+    lps = SliceViewer(mt, lps_lab)
+    assert lps.orientation_in == "LPS" and lps.spacing == (1.0, 2.0, 3.0)
+    assert np.array_equal(ras.frame, lps.frame)
+    # permuted axes (Z, Y, X storage) also come back to RAS
+    perm = np.ascontiguousarray(img.transpose(2, 1, 0))
+    aff = np.zeros((4, 4))
+    aff[0, 2], aff[1, 1], aff[2, 0], aff[3, 3] = 1.0, 2.0, 3.0, 1.0
+    p = SliceViewer(perm, np.ascontiguousarray(lab.transpose(2, 1, 0)), affine=aff)
+    assert p.volume.shape == img.shape and np.array_equal(p.frame, ras.frame)
+
+
+def test_overlay_opacity_colours_and_legend(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab, opacity=0.0, label_names={"body": 1, "bone": 2}, colors={2: "#00ff00"})
+    grey = v.frame.copy()
+    assert grey.ndim == 2 and v.legend.value == ""
+    v.opacity = 0.5
+    rgb = v.frame
+    assert rgb.ndim == 3 and not np.array_equal(rgb[..., 0], grey)
+    lab_view = _shown(v, lab)
+    r, c = np.argwhere(lab_view == 2)[0]
+    g = float(grey[r, c])
+    assert np.allclose(rgb[r, c], [g * 0.5 + 0, g * 0.5 + 127.5, g * 0.5 + 0], atol=1)
+    r, c = np.argwhere(lab_view == 0)[0]
+    assert (rgb[r, c] == grey[r, c]).all(), "background stays grey"
+    assert "bone" in v.legend.value and "#00ff00" in v.legend.value and "body" in v.legend.value
+    v.opacity_slider.value = 0.9
+    assert not np.array_equal(v.frame, rgb)
+    hidden = SliceViewer(img, lab, opacity=0.5, colors={1: None})
+    r, c = np.argwhere(_shown(hidden, lab) == 1)[0]
+    assert len(set(hidden.frame[r, c].tolist())) == 1, "hidden label drawn grey"
+    assert "label 1" not in hidden.legend.value and "label 2" in hidden.legend.value
+    with pytest.raises(ConfigError):
+        v.opacity = 1.5
+    assert tuple(PALETTE[0]) == tuple(SliceViewer(img, lab)._lut[1].astype(int))
+
+
+def test_physical_aspect_from_spacing(vol):
+    img, lab = vol  # 40 x 32 x 24 voxels
+    v = SliceViewer(img, lab, spacing=(0.5, 0.5, 4.0))
+    rows, cols = v.frame.shape[:2]
+    assert v.aspect == pytest.approx(32 * 0.5 / (40 * 0.5))
+    assert rows / cols == pytest.approx(v.aspect, rel=0.02)
+    v.plane = "coronal"  # Z (24 x 4 mm = 96 mm) by X (40 x 0.5 mm = 20 mm): tall
+    rows, cols = v.frame.shape[:2]
+    assert v.aspect == pytest.approx(96 / 20)
+    assert rows / cols == pytest.approx(96 / 20, rel=0.02)
+    iso = SliceViewer(img, lab, spacing=(1, 1, 1), plane="coronal")
+    assert iso.frame.shape[0] / iso.frame.shape[1] == pytest.approx(24 / 40, rel=0.02)
+    assert v.image.layout.width and v.image.layout.height
+
+
+def test_compare_mode(vol):
+    img, lab = vol
+    pred = lab.copy()
+    pred[pred == 2] = 0
+    v = SliceViewer(img, lab, pred, opacity=0.6)
+    assert not v.compare and v._panel2.layout.display == "none"
+    single = v.to_png()
+    v.compare = True
+    assert len(v.frames) == 2 and v._panel2.layout.display is None
+    assert bytes(v.image2.value).startswith(PNG_MAGIC)
+    assert not np.array_equal(v.frames[0], v.frames[1]), "truth and prediction differ on this slice"
+    from PIL import Image
+    import io
+
+    both = Image.open(io.BytesIO(v.to_png()))
+    assert both.size[0] > 2 * v.frames[0].shape[1]
+    v.slice = 2  # both panels follow the slider
+    assert v.frames[0].shape == v.frames[1].shape
+    v.compare_toggle.value = False
+    assert len(v.frames) == 1 and v._panel2.layout.display == "none"
+    with pytest.raises(ConfigError):
+        SliceViewer(img, lab).compare = True
+    snap = SliceViewer(img, lab, pred, compare=True).snapshot()
+    assert "left: truth" in snap.caption
+
+
+def test_2d_input_layouts():
+    rng = np.random.default_rng(0)
+    img = rng.normal(0, 100, (30, 20)).astype(np.float32)  # (X, Y)
+    v = SliceViewer(img, modality="mr")
+    assert v.n_slices == 1 and v.plane_buttons.disabled and v.slice_slider.disabled
+    assert v.frame.shape[1] / v.frame.shape[0] == pytest.approx(30 / 20, rel=0.02), "x runs along columns"
+    rc = SliceViewer(img, modality="mr", layout="rc")
+    assert rc.frame.shape[0] / rc.frame.shape[1] == pytest.approx(30 / 20, rel=0.02)
+    v.slice = 0
+    with pytest.raises(ConfigError):
+        v.slice = 1
+    with pytest.raises(ConfigError):
+        v.plane = "coronal"
+    before = v.frame.copy()
+    v.window = (50, 0)
+    assert not np.array_equal(before, v.frame)
+    with pytest.raises(ConfigError):
+        v.window = "lung"  # CT presets are not offered for an MR image
+    u8 = SliceViewer((rng.random((28, 28)) * 255).astype(np.uint8), layout="rc")
+    assert u8.modality == "mr" and u8.frame.shape == (256, 256)
+
+
+def test_inputs_metatensor_dict_tensor_and_path(vol, tmp_path):
+    import nibabel as nib
+    from monai.data import MetaTensor
+
+    img, lab = vol
+    ref = SliceViewer(img, lab, spacing=(2, 2, 3))
+    d = SliceViewer({"image": img, "label": lab, "affine": np.diag([2.0, 2.0, 3.0, 1.0])})
+    assert d.spacing == (2.0, 2.0, 3.0) and np.array_equal(d.frame, ref.frame)
+    t = SliceViewer(torch.as_tensor(img)[None], torch.as_tensor(lab), spacing=(2, 2, 3))
+    assert np.array_equal(t.frame, ref.frame)
+    mt = MetaTensor(torch.as_tensor(img)[None], affine=torch.as_tensor(np.diag([2.0, 2.0, 3.0, 1.0])))
+    assert np.array_equal(SliceViewer(mt, lab).frame, ref.frame)
+    path = tmp_path / "ct.nii.gz"
+    nib.save(nib.Nifti1Image(img, np.diag([2.0, 2.0, 3.0, 1.0])), path)
+    lpath = tmp_path / "label.nii.gz"
+    nib.save(nib.Nifti1Image(lab, np.diag([2.0, 2.0, 3.0, 1.0])), lpath)
+    f = SliceViewer(str(path), str(lpath))
+    assert f.spacing == (2.0, 2.0, 3.0) and np.array_equal(f.frame, ref.frame)
+
+
+def test_mr_auto_window_uses_percentiles():
+    rng = np.random.default_rng(1)
+    img = rng.gamma(2.0, 100.0, (24, 24, 10)).astype(np.float32)
+    v = SliceViewer(img)
+    assert v.modality == "mr" and v.preset.value == "auto"
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    assert v.window.lower == pytest.approx(lo, rel=0.05, abs=1.0) and v.window.upper == pytest.approx(hi, rel=0.05)
+    v.window = "full range"
+    assert v.window.lower == pytest.approx(img.min()) and v.window.upper == pytest.approx(img.max())
+
+
+def test_snapshot_and_reprs(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab, label_names={"body": 1})
+    snap = v.snapshot()
+    assert isinstance(snap, Snapshot) and snap._repr_png_().startswith(PNG_MAGIC)
+    assert "data:image/png;base64," in snap._repr_html_() and "axial slice" in snap._repr_html_()
+    assert v._repr_png_() == v.to_png()
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros(10),  # 1D
+    np.zeros((2, 8, 8, 8)),  # two channels
+    np.array([["a", "b"], ["c", "d"]]),  # not numbers
+    "/no/such/file.nii.gz",
+])
+def test_bad_image_raises(bad):
+    with pytest.raises(MedbenchError):
+        SliceViewer(bad)
+
+
+def test_bad_labels_and_options_raise(vol):
+    img, lab = vol
+    with pytest.raises(DataError):
+        SliceViewer(img, lab[:-1])  # shape mismatch
+    with pytest.raises(DataError):
+        SliceViewer(img, lab.astype(np.float32) * 0.5)  # probabilities, not ids
+    with pytest.raises(DataError):
+        SliceViewer(img, lab.astype(np.int32) + 300)
+    nan = img.copy()
+    nan[0, 0, 0] = np.nan
+    with pytest.raises(DataError):
+        SliceViewer(nan)
+    with pytest.raises(ConfigError):
+        SliceViewer(img, spacing=(1, 0, 1))
+    with pytest.raises(ConfigError):
+        SliceViewer(img, plane="oblique")
+    with pytest.raises(ConfigError):
+        SliceViewer(img, layout="zyx")
+    with pytest.raises(DataError):
+        SliceViewer({"label": lab})
