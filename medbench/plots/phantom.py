@@ -37,8 +37,13 @@ def _aspect(spacing: Sequence[float], plane: str) -> float:
     return {"axial": sy / sx, "coronal": sz / sx, "sagittal": sz / sy}[plane]
 
 
-def _label_cmap(n: int) -> ListedColormap:
-    cols = [LABEL_COLOURS[i % len(LABEL_COLOURS)] if i else (0, 0, 0, 0) for i in range(max(n, 2))]
+#: Colours of the brain tissue labels (CSF blue, grey matter red, white matter yellow).
+BRAIN_COLOURS = [(0, 0, 0, 0), "#377eb8", "#e41a1c", "#ffd92f"]
+
+
+def _label_cmap(n: int, colours: Sequence | None = None) -> ListedColormap:
+    colours = list(colours) if colours is not None else LABEL_COLOURS
+    cols = [colours[i % len(colours)] if i else (0, 0, 0, 0) for i in range(max(n, 2))]
     return ListedColormap(cols)
 
 
@@ -54,6 +59,7 @@ def plot_label_montage(
     label_names: Mapping[str, int] | None = None,
     title: str | None = None,
     panel_size: float = 2.6,
+    colours: Sequence | None = None,
 ):
     """Montage of evenly spaced slices per plane, with an optional label overlay and legend.
 
@@ -68,6 +74,7 @@ def plot_label_montage(
         label_names: ``{name: id}`` for the legend (only ids present are listed).
         title: figure title.
         panel_size: inches per panel.
+        colours: colour per label id (index 0 is ignored); default :data:`LABEL_COLOURS`.
 
     Returns:
         The matplotlib figure.
@@ -79,7 +86,7 @@ def plot_label_montage(
         window = tuple(np.percentile(image, [1, 99]))
     lab = None if label is None else np.asarray(label)
     n_lab = int(lab.max()) + 1 if lab is not None and lab.size else 2
-    cmap = _label_cmap(n_lab)
+    cmap = _label_cmap(n_lab, colours)
     axis_of = {"axial": 2, "coronal": 1, "sagittal": 0}
     fig, axes = plt.subplots(len(planes), n_slices, figsize=(panel_size * n_slices, panel_size * len(planes)),
                              squeeze=False)
@@ -140,7 +147,8 @@ def plot_brain(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "co
     """Montage of an MNI152 case (:func:`medbench.data.brain.load_mni152` / ``deformed_brain``)."""
     names = {"background": 0, "csf_other": 1, "grey_matter": 2, "white_matter": 3}
     return plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes,
-                              n_slices=n_slices, alpha=alpha, label_names=names, title=title)
+                              n_slices=n_slices, alpha=alpha, label_names=names, title=title,
+                              colours=BRAIN_COLOURS)
 
 
 def plot_patches(images: np.ndarray, labels: np.ndarray, n: int = 16, window: tuple[float, float] = (-1000, 400),
