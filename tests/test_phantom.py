@@ -44,7 +44,7 @@ def test_keys_types_and_shapes(case):
 def test_every_structure_present(case):
     present = set(np.unique(case["label"]).tolist())
     for name in ("background", "body", "fat", "lung_left", "lung_right", "heart", "liver", "spleen",
-                 "kidney_left", "kidney_right", "bone", "aorta"):
+                 "kidney_left", "kidney_right", "bone", "aorta", "airway"):
         assert PHANTOM_LABELS[name] in present, name
 
 
@@ -238,6 +238,13 @@ def test_plot_phantom_montage(case):
 
     from medbench.plots.phantom import plot_phantom
 
+    from medbench.plots.phantom import plot_lesions
+
     fig = plot_phantom(case, n_slices=3)
     assert len(fig.axes) == 6
+    plt.close(fig)
+    fig = plot_lesions(case)
+    assert len(fig.axes) == max(len(case["lesions"]), 1)
+    plt.close(fig)
+    fig = plot_lesions(make_ct_phantom(seed=0, lesions=False, **SMALL))
     plt.close(fig)

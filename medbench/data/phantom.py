@@ -49,7 +49,8 @@ PHANTOM_LABELS: dict[str, int] = {
     "bone": 9,  # spine (vertebral bodies, posterior elements), ribs, sternum
     "aorta": 10,
     "lesion": 11,  # lung nodules and liver lesions
-    "fat": 12,  # subcutaneous and intra-abdominal fat
+    "fat": 12,  # subcutaneous, mediastinal, perirenal and intra-abdominal fat
+    "airway": 13,  # trachea and main bronchi
 }
 
 #: Mean HU of each structure without contrast (see the module docstring for sources).
@@ -97,6 +98,7 @@ HU_RANGES: dict[str, tuple[float, float]] = {
     "bone": (300.0, 1000.0),
     "aorta": (30.0, 50.0),
     "fat": (-120.0, -80.0),
+    "airway": (-1010.0, -850.0),
 }
 
 #: Texture amplitude (HU, std of a smooth random field) per tissue.
@@ -386,9 +388,10 @@ def make_ct_phantom(
     above = z > dome + 4.0
     below = z < dome - 4.0
 
-    # intra-abdominal fat: blobs of a smooth field below the diaphragm (and mediastinal fat)
+    # intra-abdominal fat: blobs of a smooth field below the diaphragm; mediastinal fat above it
     fat_field = smooth_field(rng, shape, spacing, 25.0)
     label[cavity & below & (fat_field > 0.7)] = L["fat"]
+    label[cavity & above & (fat_field > -0.4)] = L["fat"]
 
     # ---- lungs -------------------------------------------------------------------------
     lc, ls = oc("lung", (0.0, -5.0, 55.0)), osz("lung", (60.0, 88.0, 110.0))
@@ -404,6 +407,9 @@ def make_ct_phantom(
     c, s = oc("spleen", (-85.0, -30.0, -55.0)), osz("spleen", (28.0, 50.0, 50.0))
     label[_ellipsoid(x, y, z, c, s) & cavity & below] = L["spleen"]
     c, s = oc("kidney", (0.0, -48.0, -100.0)), osz("kidney", (30.0, 26.0, 52.0))
+    for side in (-1.0, 1.0):  # perirenal fat around each kidney
+        label[_ellipsoid(x, y, z, (c[0] + side * 68.0, c[1], c[2] + (12.0 if side < 0 else -5.0)), s * 1.35)
+              & cavity & below] = L["fat"]
     label[_ellipsoid(x, y, z, (c[0] - 68.0, c[1], c[2] + 12.0), s) & cavity] = L["kidney_left"]
     label[_ellipsoid(x, y, z, (c[0] + 68.0, c[1], c[2] - 5.0), s) & cavity] = L["kidney_right"]
 
@@ -417,7 +423,7 @@ def make_ct_phantom(
 
     # ---- aorta: ascending, arch, descending (tube along a polyline) ---------------------
     hc = oc("heart", (0, 0, 0))
-    pts = [(5, 30, 20), (5, 32, 80), (-3, 15, 100), (-14, -8, 100), (-20, -24, 80), (-20, -25, -60),
+    pts = [(5, 30, 20), (5, 32, 80), (-8, 20, 100), (-22, -5, 100), (-22, -24, 80), (-20, -25, -60),
            (-8, -32, -170)]
     pts = [np.asarray(q, np.float32) + (hc[0], hc[1], 0.0) * np.asarray((1, 1, 0)) for q in pts]
     aorta_r = 12.5 * float(np.clip(1.0 + jit(0.08), 0.8, 1.25))
@@ -429,6 +435,16 @@ def make_ct_phantom(
     for a, b in zip(pts[:-1], pts[1:]):
         dist = np.minimum(dist, _segment_distance(xb, yb, zb, a, b))
     label[box][(dist <= aorta_r) & body[box]] = L["aorta"]
+
+    # ---- airway: trachea down to the carina, then the two main bronchi ------------------
+    tr = [np.asarray(q, np.float32) for q in ((2, -6, 200), (2, -6, 75))]
+    br = [np.asarray(q, np.float32) for q in ((40, -12, 55), (-38, -12, 50))]
+    box = _box(axes, (-60.0, -60.0, 20.0), (60.0, 40.0, 400.0))
+    xb, yb, zb = (np.broadcast_to(q, shape)[box] for q in (x, y, z))
+    airway = _segment_distance(xb, yb, zb, tr[0], tr[1]) <= 8.0
+    for end in br:
+        airway |= _segment_distance(xb, yb, zb, tr[1], end) <= 5.0
+    label[box][airway & cavity[box]] = L["airway"]
 
     # ---- bone: vertebral bodies with discs, posterior elements, ribs, sternum ---------
     spine_y = -50.0
@@ -469,6 +485,7 @@ def make_ct_phantom(
     lut[L["bone"]] = hu["bone_cancellous"]
     amp[L["bone"]] = _TEXTURE_HU["bone"]
     lut[L["background"]] = hu["background"]
+    lut[L["airway"]] = hu["background"]
     img = lut[label] + amp[label] * tex
     # bone: cortical shell of vertebrae, denser ribs and sternum
     img[vert & body & (rr > vert_r - 3.0)] = hu["bone_cortical"]

@@ -131,14 +131,57 @@ def plot_phantom(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "
                  window: tuple[float, float] = (-1000.0, 400.0), alpha: float = 0.35, title: str | None = None):
     """Montage of a CT phantom case (:func:`medbench.data.phantom.make_ct_phantom`) with labels.
 
-    The default window (-1000, 400) HU shows air, lung, soft tissue and bone at once. Lesions
-    are marked with a circle on the axial slice through their centre when it is shown.
+    The default window (-1000, 400) HU shows air, lung, soft tissue and bone at once; see
+    :func:`plot_lesions` for close-ups of the lesions.
     """
     from medbench.data.phantom import PHANTOM_LABELS
 
     fig = plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes, n_slices=n_slices,
                              window=window, alpha=alpha, label_names=PHANTOM_LABELS,
                              title=title or f"CT phantom (seed {case.get('seed', '?')})")
+    return fig
+
+
+def plot_lesions(case: Mapping[str, Any], *, field_mm: float = 64.0, max_lesions: int = 6,
+                 panel_size: float = 2.2):
+    """Axial close-ups of each lesion of a phantom case, with its outline and ground truth.
+
+    Lung nodules are shown in a lung window (W 1500 / L -600), liver lesions in a liver window
+    (W 200 / L 60); the red contour is the lesion label; the title gives diameter, margin and
+    the malignant flag.
+
+    Args:
+        case: a dict from :func:`medbench.data.phantom.make_ct_phantom`.
+        field_mm: side of the square field of view around each lesion centre.
+        max_lesions: at most this many panels.
+    """
+    from medbench.data.phantom import PHANTOM_LABELS
+
+    lesions = list(case.get("lesions", []))[:max_lesions]
+    n = max(len(lesions), 1)
+    fig, axes = plt.subplots(1, n, figsize=(panel_size * n, panel_size + 0.4), squeeze=False)
+    if not lesions:
+        axes[0, 0].text(0.5, 0.5, "no lesions", ha="center", va="center")
+        axes[0, 0].axis("off")
+        return fig
+    img, lab, sp = case["image"], case["label"], case["spacing"]
+    for ax, les in zip(axes[0], lesions):
+        i, j, k = les["centre_vox"]
+        hx, hy = int(round(field_mm / 2 / sp[0])), int(round(field_mm / 2 / sp[1]))
+        xs = slice(max(i - hx, 0), min(i + hx + 1, img.shape[0]))
+        ys = slice(max(j - hy, 0), min(j + hy + 1, img.shape[1]))
+        lo, hi = (-1350.0, 150.0) if les["kind"] == "lung_nodule" else (-40.0, 160.0)
+        crop = img[xs, ys, k].T[::-1, ::-1]
+        mask = (lab[xs, ys, k] == PHANTOM_LABELS["lesion"]).T[::-1, ::-1]
+        ax.imshow(crop, cmap="gray", vmin=lo, vmax=hi, aspect=sp[1] / sp[0], interpolation="nearest")
+        if mask.any():
+            ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.8)
+        kind = "nodule" if les["kind"] == "lung_nodule" else "liver"
+        verdict = "malignant" if les["malignant"] else "benign"
+        ax.set_title(f"{kind} {les['diameter_mm']:.0f} mm\n{les['margin']}, {verdict}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
     return fig
 
 
