@@ -123,13 +123,14 @@ def read_nifti(path: str | os.PathLike, *, kind: str = "image", dtype=np.float32
         raise ConfigError(f"kind must be 'image' or 'label', got {kind!r}")
     path = Path(path).expanduser()
     img = _load(path)
+    on_disk = img.header.get_data_dtype()
+    # nibabel moves scl_slope/scl_inter from the header into the array proxy on load
+    slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)
     if canonical:
         img = nib.as_closest_canonical(img)
     hdr = img.header
-    on_disk = hdr.get_data_dtype()
     if img.ndim < 2 or img.ndim > 5:
         raise DataError(f"{path}: expected a 2D-5D image, got shape {img.shape}")
-    slope, inter = hdr.get_slope_inter()
     if kind == "image":
         arr = _dataobj(img, path, scaled=True, dtype=dtype)
         if check_values:
@@ -151,8 +152,8 @@ def read_nifti(path: str | os.PathLike, *, kind: str = "image", dtype=np.float32
     spacing, orientation = _geometry(affine, path)
     meta: dict[str, Any] = {
         "path": str(path), "kind": kind, "dtype": str(on_disk), "shape": tuple(int(s) for s in img.shape),
-        "scl_slope": None if slope is None or np.isnan(slope) else float(slope),
-        "scl_inter": None if inter is None or np.isnan(inter) else float(inter),
+        "scl_slope": None if slope is None or np.isnan(slope) or (slope == 1 and not inter) else float(slope),
+        "scl_inter": None if inter is None or np.isnan(inter) or (slope == 1 and not inter) else float(inter),
         "qform_code": int(hdr["qform_code"]), "sform_code": int(hdr["sform_code"]),
         "units": hdr.get_xyzt_units()[0], "canonical": canonical,
     }
