@@ -368,19 +368,39 @@ def make_ct_phantom(
     def osz(name, s):
         return np.asarray(s, np.float32) * p["organ_scale"][name]
 
+    reach = 5.0 * v * elastic_mm + 2.0 * max(spacing)  # how far the warp can move a point
+
+    def region(lo, hi):
+        """Index box (on the unwarped grid) that holds a model-space box after the warp."""
+        lo_w = [lo[0] + p["shift_mm"][0], lo[1] + p["shift_mm"][1], min(lo[2] * hs, lo[2]) + p["shift_mm"][2]]
+        hi_w = [hi[0] + p["shift_mm"][0], hi[1] + p["shift_mm"][1], max(hi[2] * hs, hi[2]) + p["shift_mm"][2]]
+        return _box(axes, np.array(lo_w) - reach, np.array(hi_w) + reach)
+
+    def paint(c, semi, value, *conds):
+        """Label the warped ellipsoid (centre ``c``, semi-axes ``semi``) where all ``conds`` hold."""
+        c = np.asarray(c, np.float32)
+        box = region(c - semi, c + semi)
+        m = _ellipsoid(x[box], y[box], z[box], c, semi)
+        for cond in conds:
+            m &= cond[box]
+        label[box][m] = value
+        return box, m
+
     # ---- body contour (super-ellipse cylinder), fat, muscle wall -------------------
-    pw = 2.4
+    # super-ellipse of exponent 2.5 (|u|^2.5 = u^2 sqrt|u|, cheaper than a power); rp = rho^2.5
     taper = 1.0 + 0.04 * np.clip(z / 150.0, -1, 1)  # slightly wider chest than abdomen
-    rho = (np.abs(x / (bx * taper)) ** pw + np.abs(y / by) ** pw) ** (1.0 / pw)
-    body = rho <= 1.0
+    ux, uy = x / (bx * taper), y / by
+    rp = ux * ux * np.sqrt(np.abs(ux)) + uy * uy * np.sqrt(np.abs(uy))
+    del ux, uy, taper
+    body = rp <= 1.0
     mean_r = 0.5 * (bx + by)
     rho_fat = 1.0 - p["fat_mm"] / mean_r
     rho_wall = rho_fat - 14.0 / mean_r  # muscle wall inside the subcutaneous fat
     label = np.zeros(shape, np.uint8)
     L = PHANTOM_LABELS
     label[body] = L["body"]
-    label[body & (rho > rho_fat)] = L["fat"]
-    cavity = rho < rho_wall
+    label[body & (rp > rho_fat ** 2.5)] = L["fat"]
+    cavity = rp < rho_wall ** 2.5
 
     # diaphragm dome: lungs above, abdominal organs below
     dome = (-75.0 + (p["dome_right_mm"] + 75.0) * np.exp(-0.5 * (((x - 55) / 55) ** 2 + (y / 80) ** 2))
@@ -395,31 +415,31 @@ def make_ct_phantom(
 
     # ---- lungs -------------------------------------------------------------------------
     lc, ls = oc("lung", (0.0, -5.0, 55.0)), osz("lung", (60.0, 88.0, 110.0))
-    lung_r = _ellipsoid(x, y, z, (lc[0] + 0.50 * bx, lc[1], lc[2]), ls) & cavity & above
-    lung_l = _ellipsoid(x, y, z, (lc[0] - 0.50 * bx, lc[1], lc[2]), ls * (0.95, 1, 1)) & cavity & above
-    label[lung_r] = L["lung_right"]
-    label[lung_l] = L["lung_left"]
+    paint((lc[0] + 0.50 * bx, lc[1], lc[2]), ls, L["lung_right"], cavity, above)
+    paint((lc[0] - 0.50 * bx, lc[1], lc[2]), ls * (0.95, 1, 1), L["lung_left"], cavity, above)
 
     # ---- abdominal organs ------------------------------------------------------------
     c, s = oc("liver", (55.0, 8.0, -60.0)), osz("liver", (95.0, 85.0, 85.0))
-    liver = _ellipsoid(x, y, z, c, s) & cavity & below & (x > c[0] - 110.0)
-    label[liver] = L["liver"]
+    paint(c, s, L["liver"], cavity, below, x > c[0] - 110.0)
     c, s = oc("spleen", (-85.0, -30.0, -55.0)), osz("spleen", (28.0, 50.0, 50.0))
-    label[_ellipsoid(x, y, z, c, s) & cavity & below] = L["spleen"]
+    paint(c, s, L["spleen"], cavity, below)
     c, s = oc("kidney", (0.0, -48.0, -100.0)), osz("kidney", (30.0, 26.0, 52.0))
-    for side in (-1.0, 1.0):  # perirenal fat around each kidney
-        label[_ellipsoid(x, y, z, (c[0] + side * 68.0, c[1], c[2] + (12.0 if side < 0 else -5.0)), s * 1.35)
-              & cavity & below] = L["fat"]
-    label[_ellipsoid(x, y, z, (c[0] - 68.0, c[1], c[2] + 12.0), s) & cavity] = L["kidney_left"]
-    label[_ellipsoid(x, y, z, (c[0] + 68.0, c[1], c[2] - 5.0), s) & cavity] = L["kidney_right"]
+    kl, kr = (c[0] - 68.0, c[1], c[2] + 12.0), (c[0] + 68.0, c[1], c[2] - 5.0)
+    paint(kl, s * 1.35, L["fat"], cavity, below)  # perirenal fat
+    paint(kr, s * 1.35, L["fat"], cavity, below)
+    paint(kl, s, L["kidney_left"], cavity)
+    paint(kr, s, L["kidney_right"], cavity)
 
     # ---- heart (rotated ellipsoid on the left dome) ------------------------------------
     c, s = oc("heart", (-18.0, 35.0, 2.0)), osz("heart", (62.0, 46.0, 50.0))
     ang = np.deg2rad(35.0)
-    xr = (x - c[0]) * np.cos(ang) + (y - c[1]) * np.sin(ang)
-    yr = -(x - c[0]) * np.sin(ang) + (y - c[1]) * np.cos(ang)
-    heart = ((xr / s[0]) ** 2 + (yr / s[1]) ** 2 + ((z - c[2]) / s[2]) ** 2 <= 1.0) & cavity
-    label[heart] = L["heart"]
+    rmax = float(max(s[0], s[1]))
+    box = region(c - (rmax, rmax, s[2]), c + (rmax, rmax, s[2]))
+    xb, yb, zb = x[box] - c[0], y[box] - c[1], z[box] - c[2]
+    xr = xb * np.cos(ang) + yb * np.sin(ang)
+    yr = -xb * np.sin(ang) + yb * np.cos(ang)
+    heart = ((xr / s[0]) ** 2 + (yr / s[1]) ** 2 + (zb / s[2]) ** 2 <= 1.0) & cavity[box]
+    label[box][heart] = L["heart"]
 
     # ---- aorta: ascending, arch, descending (tube along a polyline) ---------------------
     hc = oc("heart", (0, 0, 0))
@@ -449,18 +469,29 @@ def make_ct_phantom(
     # ---- bone: vertebral bodies with discs, posterior elements, ribs, sternum ---------
     spine_y = -50.0
     vert_r = 17.0 * p["body_scale"].mean()
-    rr = np.sqrt(x * x + (y - spine_y) ** 2)
-    period = 30.0
-    phase = np.mod(z + 7.0, period)
-    vert = (rr <= vert_r) & (phase > 6.0)
-    disc = (rr <= vert_r) & (phase <= 6.0)
     canal_c = spine_y - vert_r - 9.0
-    rc = np.sqrt(x * x + (y - canal_c) ** 2)
-    canal = rc <= 8.0
-    lamina = (rc > 8.0) & (rc <= 13.5) & (y < canal_c + 4.0)
-    spinous = ((x / 6.0) ** 2 + ((y - (canal_c - 20.0)) / 12.0) ** 2) <= 1.0
+    # the spine lives in a narrow box: compute it there, then place it in full-size masks
+    sbox = region((-vert_r - 2.0, canal_c - 35.0, -1e4), (vert_r + 2.0, spine_y + vert_r + 2.0, 1e4))
+    xs, ys, zs = x[sbox], y[sbox], z[sbox]
+    rr = np.sqrt(xs * xs + (ys - spine_y) ** 2)
+    phase = np.mod(zs + 7.0, 30.0)
+    rc = np.sqrt(xs * xs + (ys - canal_c) ** 2)
+    parts = {
+        "vert": (rr <= vert_r) & (phase > 6.0),
+        "cortex": (rr <= vert_r) & (rr > vert_r - 3.0) & (phase > 6.0),
+        "disc": (rr <= vert_r) & (phase <= 6.0),
+        "canal": rc <= 8.0,
+        "lamina": (rc > 8.0) & (rc <= 13.5) & (ys < canal_c + 4.0),
+        "spinous": ((xs / 6.0) ** 2 + ((ys - (canal_c - 20.0)) / 12.0) ** 2) <= 1.0,
+    }
+    for key, small in parts.items():
+        full = np.zeros(shape, bool)
+        full[sbox] = small
+        parts[key] = full
+    vert, cortex, disc, canal, lamina, spinous = (parts[k] for k in
+                                                  ("vert", "cortex", "disc", "canal", "lamina", "spinous"))
     inner_rho = rho_wall - 0.02
-    rib_band = (rho > inner_rho - 0.06) & (rho <= inner_rho) & (z > -120.0)
+    rib_band = (rp > (inner_rho - 0.06) ** 2.5) & (rp <= inner_rho ** 2.5) & (z > -120.0)
     rib_phase = np.mod(z + 0.35 * y, 26.0)
     ribs = rib_band & (rib_phase < 9.0) & ~((np.abs(x) < 25.0) & (y > 0))
     sternum = (np.abs(x) < 14.0) & (y > by * (inner_rho - 0.07)) & (y < by * inner_rho) & (z > -40.0) & (z < 120.0)
@@ -488,7 +519,7 @@ def make_ct_phantom(
     lut[L["airway"]] = hu["background"]
     img = lut[label] + amp[label] * tex
     # bone: cortical shell of vertebrae, denser ribs and sternum
-    img[vert & body & (rr > vert_r - 3.0)] = hu["bone_cortical"]
+    img[cortex & body] = hu["bone_cortical"]
     img[(ribs | sternum | lamina | spinous) & body & (label == L["bone"])] = hu["rib"]
     img[disc & body & (label == L["body"])] = hu["disc"]
     img[canal & body & (label == L["body"])] = hu["csf"]
