@@ -418,17 +418,17 @@ def make_ct_phantom(
     paint((lc[0] + 0.50 * bx, lc[1], lc[2]), ls, L["lung_right"], cavity, above)
     paint((lc[0] - 0.50 * bx, lc[1], lc[2]), ls * (0.95, 1, 1), L["lung_left"], cavity, above)
 
-    # ---- abdominal organs ------------------------------------------------------------
+    # ---- abdominal organs (perirenal fat first: organs sit on it, kidneys inside it) --------
+    ck, sk = oc("kidney", (0.0, -48.0, -100.0)), osz("kidney", (30.0, 26.0, 52.0))
+    kl, kr = (ck[0] - 68.0, ck[1], ck[2] + 12.0), (ck[0] + 68.0, ck[1], ck[2] - 5.0)
+    paint(kl, sk * 1.35, L["fat"], cavity, below)
+    paint(kr, sk * 1.35, L["fat"], cavity, below)
     c, s = oc("liver", (55.0, 8.0, -60.0)), osz("liver", (95.0, 85.0, 85.0))
     paint(c, s, L["liver"], cavity, below, x > c[0] - 110.0)
-    c, s = oc("spleen", (-85.0, -30.0, -55.0)), osz("spleen", (28.0, 50.0, 50.0))
+    c, s = oc("spleen", (-88.0, -32.0, -68.0)), osz("spleen", (32.0, 55.0, 55.0))
     paint(c, s, L["spleen"], cavity, below)
-    c, s = oc("kidney", (0.0, -48.0, -100.0)), osz("kidney", (30.0, 26.0, 52.0))
-    kl, kr = (c[0] - 68.0, c[1], c[2] + 12.0), (c[0] + 68.0, c[1], c[2] - 5.0)
-    paint(kl, s * 1.35, L["fat"], cavity, below)  # perirenal fat
-    paint(kr, s * 1.35, L["fat"], cavity, below)
-    paint(kl, s, L["kidney_left"], cavity)
-    paint(kr, s, L["kidney_right"], cavity)
+    paint(kl, sk, L["kidney_left"], cavity)
+    paint(kr, sk, L["kidney_right"], cavity)
 
     # ---- heart (rotated ellipsoid on the left dome) ------------------------------------
     c, s = oc("heart", (-18.0, 35.0, 2.0)), osz("heart", (62.0, 46.0, 50.0))
