@@ -213,3 +213,37 @@ def test_missing_file_and_folder(tmp_path):
         read_nifti(tmp_path / "none.nii.gz")
     with pytest.raises(DataError, match="is a folder"):
         read_nifti(tmp_path)
+
+
+# ----------------------------------------------------------------------------- real bundled files
+def _package_file(package: str, *parts: str):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{package} not installed")
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"{path} not shipped with this {package}")
+    return path
+
+
+def test_real_mni152_template_from_nilearn():
+    d = read_nifti(_package_file("nilearn", "datasets", "data", "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"))
+    assert d["image"].shape == (197, 233, 189) and d["orientation"] == "RAS"
+    assert d["spacing"] == pytest.approx((1.0, 1.0, 1.0))
+    # world origin (0, 0, 0) is the anterior commissure region: inside the brain, not background
+    ijk = np.round(np.linalg.inv(d["affine"]) @ [0, 0, 0, 1]).astype(int)[:3]
+    assert d["image"][tuple(ijk)] > 0.2 * d["image"].max()
+
+
+@pytest.mark.parametrize("name,shape,spacing,codes", [
+    ("anatomical.nii", (33, 41, 25), (2.0, 2.0, 2.0), "LAS"),  # big-endian int16
+    ("example4d.nii.gz", (128, 96, 24, 2), (2.0, 2.0, 2.2), "LAS"),
+    ("example_nifti2.nii.gz", (32, 20, 12, 2), (2.0, 2.0, 2.2), "LAS"),  # NIfTI-2
+])
+def test_real_nibabel_test_files(name, shape, spacing, codes):
+    d = read_nifti(_package_file("nibabel", "tests", "data", name))
+    assert d["image"].shape == shape and d["orientation"] == codes
+    assert d["spacing"] == pytest.approx(spacing, abs=1e-3)
