@@ -8,7 +8,7 @@ from medbench.data.brain import BRAIN_LABELS, deformed_brain, load_mni152, make_
 from medbench.errors import ConfigError
 
 SMALL = dict(shape=(48, 56, 48))
-CLEAN = dict(bias_strength=0.0, gamma_std=0.0, noise_std=0.0)
+CLEAN = dict(bias_strength=0.0, gamma_std=0.0, tissue_contrast_std=0.0, noise_std=0.0)
 RIGID_OFF = dict(elastic_mm=0.0, rotate_deg=0.0, scale=0.0, translate_mm=0.0)
 
 
@@ -125,6 +125,21 @@ def test_intensity_corruptions_change_image_not_labels():
     bg = noisy["image"][noisy["label"] == 0]
     assert bg.std() > 0.005  # Rician noise in the background
     assert (noisy["image"] >= 0).all()
+
+
+def test_tissue_contrast_changes_gm_wm_ratio():
+    base = deformed_brain(seed=2, **SMALL, **CLEAN)
+    kw = {**CLEAN, "tissue_contrast_std": 0.3}
+    new = deformed_brain(seed=2, **SMALL, **kw)
+    np.testing.assert_array_equal(base["label"], new["label"])  # same geometry
+    a, b = new["params"]["tissue_factors"]
+
+    def ratio(d):
+        img, lab = d["image"], d["label"]
+        return np.median(img[lab == 3]) / np.median(img[lab == 2])
+
+    expected = ratio(base) * (1 + b) / (1 + a)
+    assert abs(ratio(new) - expected) / expected < 0.1
 
 
 def test_cohort():

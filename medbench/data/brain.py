@@ -94,9 +94,9 @@ def _rotation(angles_rad) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _source(crop: bool, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cropped (and for downsampling, anti-alias smoothed) T1 and labels, plus the crop offset."""
-    t1, _, label, _ = _mni152_arrays()
+def _source(crop: bool, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cropped (and for downsampling, anti-alias smoothed) T1, T1*p_GM, T1*p_WM, labels, crop offset."""
+    t1, prob, label, _ = _mni152_arrays()
     lo = np.zeros(3, int)
     hi = np.array(t1.shape)
     if crop:
@@ -105,12 +105,14 @@ def _source(crop: bool, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
         hi = np.minimum(idx.max(0) + 5, t1.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     img = np.ascontiguousarray(t1[box])
+    img_gm = img * prob[2][box]
+    img_wm = img * prob[3][box]
     if sigma > 0:
-        img = ndimage.gaussian_filter(img, sigma)
+        img, img_gm, img_wm = (ndimage.gaussian_filter(a, sigma) for a in (img, img_gm, img_wm))
     lab = np.ascontiguousarray(label[box])
-    for a in (img, lab):
+    for a in (img, img_gm, img_wm, lab):
         a.setflags(write=False)
-    return img, lab, lo
+    return img, img_gm, img_wm, lab, lo
 
 
 def deformed_brain(
@@ -126,6 +128,7 @@ def deformed_brain(
     translate_mm: float = 4.0,
     bias_strength: float = 0.3,
     gamma_std: float = 0.2,
+    tissue_contrast_std: float = 0.08,
     noise_std: float = 0.03,
 ) -> dict[str, Any]:
     """A new synthetic T1 "subject": the MNI152 template randomly deformed and degraded.
@@ -133,7 +136,9 @@ def deformed_brain(
     One random spatial transform (affine about the volume centre plus a smooth displacement
     field) is sampled on the output grid and applied to the image (trilinear) and to the
     labels (nearest neighbour), so image and labels stay aligned. Then, on the image only:
-    gamma (contrast) change, multiplicative bias field (MONAI ``RandBiasField``) and Rician noise.
+    a tissue contrast change (GM and WM intensities scaled by ``1 + a`` and ``1 + b``, weighted by
+    their probability maps, as between scanners and sequences), a gamma change, a multiplicative
+    bias field (MONAI ``RandBiasField``) and Rician noise.
 
     Args:
         seed: non-negative integer; same seed and arguments give the same volume.
@@ -147,7 +152,8 @@ def deformed_brain(
         scale: std of the isotropic scaling (fraction).
         translate_mm: std of the translation along each axis (mm).
         bias_strength: coefficient range of the bias field polynomial (0 = none).
-        gamma_std: std of log(gamma) of the contrast change (0 = none).
+        gamma_std: std of log(gamma) of the global contrast change (0 = none).
+        tissue_contrast_std: std of the GM and WM intensity factors ``a``, ``b`` (0 = none).
         noise_std: Rician noise std relative to the image maximum (0 = none).
 
     Returns:
@@ -164,7 +170,8 @@ def deformed_brain(
         raise ConfigError("give either shape or zoom to deformed_brain, not both")
     for name, val in (("elastic_mm", elastic_mm), ("rotate_deg", rotate_deg), ("scale", scale),
                       ("translate_mm", translate_mm), ("bias_strength", bias_strength),
-                      ("gamma_std", gamma_std), ("noise_std", noise_std)):
+                      ("gamma_std", gamma_std), ("tissue_contrast_std", tissue_contrast_std),
+                      ("noise_std", noise_std)):
         if not np.isfinite(val) or val < 0:
             raise ConfigError(f"{name} must be a non-negative number, got {val!r}")
     if elastic_scale_mm <= 0:
@@ -172,7 +179,7 @@ def deformed_brain(
 
     _, _, _, mni_aff = _mni152_arrays()
     # the source extent (before smoothing) decides the output grid
-    _, lab0, lo = _source(bool(crop), 0.0)
+    lab0 = _source(bool(crop), 0.0)[3]
     src_shape = np.array(lab0.shape)
     if shape is not None:
         try:
@@ -189,13 +196,14 @@ def deformed_brain(
         out_shape = tuple(int(n) for n in src_shape)
     step = src_shape / np.array(out_shape)  # source voxels (= mm) per output voxel
     sigma = round(float(max(0.0, 0.4 * (step.max() - 1.0))), 1)  # anti-aliasing for downsampling
-    src_img, src_lab, lo = _source(bool(crop), sigma)
+    src_img, src_gm, src_wm, src_lab, lo = _source(bool(crop), sigma)
 
     rng = np.random.default_rng(int(seed))
     angles = np.deg2rad(rotate_deg * rng.standard_normal(3))
     s = float(np.exp(scale * rng.standard_normal()))
     t = translate_mm * rng.standard_normal(3)
     gamma = float(np.exp(gamma_std * rng.standard_normal()))
+    tissue = tissue_contrast_std * rng.standard_normal(2)  # GM, WM intensity factors - 1
     A = _rotation(angles) * s
 
     # output grid in source-voxel (= mm) coordinates, relative to the source centre
@@ -208,6 +216,10 @@ def deformed_brain(
     for i in range(3):
         coords[i] = A[i, 0] * X + A[i, 1] * Y + A[i, 2] * Z + (t[i] + centre[i]) + disp[i]
     img = ndimage.map_coordinates(src_img, coords, order=1, mode="constant", cval=0.0, prefilter=False)
+    for factor, src in zip(tissue, (src_gm, src_wm)):
+        if factor != 0.0:
+            img += factor * ndimage.map_coordinates(src, coords, order=1, mode="constant", cval=0.0,
+                                                    prefilter=False)
     lab = ndimage.map_coordinates(src_lab, coords, order=0, mode="constant", cval=0).astype(np.uint8)
 
     # contrast, bias field, noise
@@ -236,7 +248,7 @@ def deformed_brain(
         "spacing": tuple(float(v) * float(np.abs(mni_aff[i, i])) for i, v in enumerate(step)),
         "seed": int(seed),
         "params": {"rotation_deg": np.rad2deg(angles).tolist(), "scale": s, "translation_mm": t.tolist(),
-                   "gamma": gamma, "elastic_mm": elastic_mm, "bias_strength": bias_strength,
+                   "gamma": gamma, "tissue_factors": (1.0 + tissue).tolist(), "elastic_mm": elastic_mm, "bias_strength": bias_strength,
                    "noise_std": noise_std},
     }
 
