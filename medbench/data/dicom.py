@@ -305,7 +305,7 @@ def _check_finite(image: np.ndarray, where: str) -> None:
                             f"(first at index {first}); the file is corrupt or its rescale tags are invalid.")
 
 
-def _xy(arr: np.ndarray, spp: int) -> np.ndarray:
+def _xy(arr: np.ndarray) -> np.ndarray:
     """(rows, cols[, C]) -> (X=cols, Y=rows[, C])."""
     return np.swapaxes(arr, 0, 1)
 
@@ -364,8 +364,8 @@ def _read_single(path: Path, *, invert_monochrome1: bool, spacing_tolerance: flo
     else:
         affine = _affine([1, 0, 0], [0, 1, 0], (rs, cs), [0, 0, 0], [0, 0, dz])
         meta["geometry"] = "no patient geometry in the file: identity orientation, origin 0"
-    image = _xy(image, spp)
-    pad = _xy(pad, 1) if pad is not None else None
+    image = _xy(image)
+    pad = _xy(pad) if pad is not None else None
     _check_finite(image, str(path))
     meta.update(n_slices=1, spacing_source=sp_source, rescale_slope=slope, rescale_intercept=inter,
                 window_center=wc, window_width=ww, samples_per_pixel=spp)

@@ -357,3 +357,14 @@ def test_absent_paths(tmp_path):
     with pytest.raises(DataNotFoundError, match="no DICOM files"):
         read_dicom(tmp_path / "empty")
     assert issubclass(DataNotFoundError, MedbenchError)
+
+
+def test_missing_decoder_says_what_to_install(monkeypatch):
+    def no_decoder(self):
+        raise RuntimeError("Unable to decompress 'JPEG 2000 Image Compression (Lossless Only)' pixel data because "
+                           "all plugins are missing dependencies")
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(no_decoder))
+    with pytest.raises(DataError, match=r"MR_small_jp2klossless\.dcm: cannot decode pixel data in transfer syntax "
+                                        r"JPEG 2000.*pip install pylibjpeg"):
+        read_dicom(_real("MR_small_jp2klossless.dcm"))
