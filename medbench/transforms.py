@@ -261,6 +261,96 @@ def case_to_metatensors(case: dict, keys=("image", "label"), channel_first: bool
     return out
 
 
+# ---------------------------------------------------------------------------- display geometry
+PLANES = ("axial", "coronal", "sagittal")
+NORMAL_AXIS = {"axial": 2, "coronal": 1, "sagittal": 0}
+"""Array axis (of an ``(X, Y, Z)`` RAS volume) normal to each plane."""
+
+
+def to_ras(arrays: Sequence[np.ndarray | None], affine, spacing: Sequence[float] | None = None):
+    """Reorient 3D arrays to RAS with the affine's closest axis order (nibabel ``io_orientation``).
+
+    Only permutes and flips axes (no interpolation), like ``nibabel.as_closest_canonical``.
+
+    Args:
+        arrays: ``(X, Y, Z)`` arrays sharing ``affine`` (``None`` entries pass through).
+        affine: 4x4 voxel -> RAS mm matrix.
+        spacing: mm per input axis; default: the lengths of the affine's columns.
+
+    Returns:
+        ``(arrays, spacing, axcodes)``: the reoriented arrays (contiguous), the spacing of
+        their axes, and the input's axis codes (e.g. ``"LPS"``).
+    """
+    import nibabel as nib
+    from nibabel.orientations import apply_orientation, io_orientation
+
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise ConfigError(f"affine must be a finite 4x4 matrix, got shape {affine.shape}")
+    if spacing is None:
+        spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    codes = "".join(c or "?" for c in nib.aff2axcodes(affine))
+    ornt = io_orientation(affine)
+    out = [None if a is None else np.ascontiguousarray(apply_orientation(a, ornt)) for a in arrays]
+    new_spacing = tuple(float(spacing[int(i)]) for i in np.argsort(ornt[:, 0]))
+    return out, new_spacing, codes
+
+
+def display_view(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
+    """One slice of an ``(X, Y, Z)`` RAS volume, oriented as radiologists display it.
+
+    Axial: rows run anterior (top) to posterior, columns patient right (screen left) to
+    left. Coronal: rows superior to inferior, columns right to left. Sagittal: rows
+    superior to inferior, columns anterior (screen left) to posterior.
+
+    Returns:
+        A ``(rows, cols)`` view (no copy) of the slice.
+    """
+    if plane == "axial":
+        return volume[::-1, ::-1, index].T
+    if plane == "coronal":
+        return volume[::-1, index, ::-1].T
+    if plane == "sagittal":
+        return volume[index, ::-1, ::-1].T
+    raise ConfigError(f"plane must be one of {PLANES}, got {plane!r}")
+
+
+def view_spacing(spacing: Sequence[float], plane: str) -> tuple[float, float]:
+    """``(row mm, column mm)`` of :func:`display_view`'s slice for a volume with ``spacing``."""
+    sx, sy, sz = (float(s) for s in spacing[:3])
+    return {"axial": (sy, sx), "coronal": (sz, sx), "sagittal": (sz, sy)}[plane]
+
+
+def body_mask(hu: np.ndarray, threshold: float = -500.0, padding_mask: np.ndarray | None = None) -> np.ndarray:
+    """The patient's body on a CT image: voxels above ``threshold`` HU, largest component, holes filled.
+
+    Air inside the body (lungs, sinuses, bowel gas) lies in filled holes, so
+    ``~body_mask(hu) & ~padding`` is the air *outside* the patient (about -1000 HU).
+
+    Args:
+        hu: 2D or 3D image in HU.
+        threshold: HU separating air (-1000) from tissue; fat (-100) and skin are above -500.
+        padding_mask: voxels outside the reconstruction field (PixelPaddingValue), excluded.
+
+    Returns:
+        bool array like ``hu``.
+    """
+    from scipy import ndimage
+
+    tissue = np.asarray(hu) > threshold
+    if padding_mask is not None:
+        tissue &= ~np.asarray(padding_mask, dtype=bool)
+    lab, n = ndimage.label(tissue)
+    if n == 0:
+        return tissue
+    sizes = np.bincount(lab.reshape(-1))
+    sizes[0] = 0
+    body = lab == int(np.argmax(sizes))
+    if body.ndim == 3:  # fill slice by slice (axial) and in 3D: the lungs open to the trachea
+        body = np.stack([ndimage.binary_fill_holes(body[:, :, k]) for k in range(body.shape[2])], axis=2)
+    return ndimage.binary_fill_holes(body)
+
+
 # ---------------------------------------------------------------------------- augmentation
 def augmentation_steps(dim: int = 3, keys=("image", "label"), image_key: str = "image", prob: float = 0.5,
                        flip_axes: Sequence[int] | None = None, rotate_deg: float = 15.0,
@@ -486,7 +576,8 @@ def _monai():
 
 
 __all__ = [
-    "CT_WINDOWS", "CTWindow", "PIPELINES", "WINDOW_SOURCE", "apply_window", "augmentation_steps",
-    "case_to_metatensors", "ct_window", "describe_pipeline", "eval_pipeline", "get_pipeline", "get_window",
-    "intensity_preset", "mri_percentile", "mri_zscore", "reorient_resample", "train_pipeline",
+    "CT_WINDOWS", "CTWindow", "NORMAL_AXIS", "PIPELINES", "PLANES", "WINDOW_SOURCE", "apply_window",
+    "augmentation_steps", "body_mask", "case_to_metatensors", "ct_window", "describe_pipeline", "display_view",
+    "eval_pipeline", "get_pipeline", "get_window", "intensity_preset", "mri_percentile", "mri_zscore",
+    "reorient_resample", "to_ras", "train_pipeline", "view_spacing",
 ]

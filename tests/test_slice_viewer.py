@@ -295,3 +295,33 @@ def test_bad_labels_and_options_raise(vol):
         SliceViewer(img, layout="zyx")
     with pytest.raises(DataError):
         SliceViewer({"label": lab})
+
+
+def test_2d_ras_slice_and_affine_flips(vol):
+    """A slice of a RAS volume shows like the 3D viewer's axial view, via layout or via its affine."""
+    img, lab = vol
+    k = 7
+    three_d = SliceViewer(img, lab, slice=k)
+    ras = SliceViewer(img[:, :, k], lab[:, :, k], layout="ras")
+    assert np.array_equal(ras.frame, three_d.frame)
+    aff = SliceViewer({"image": img[:, :, k], "label": lab[:, :, k], "affine": np.eye(4)})
+    assert aff.orientation_in == "RAS" and np.array_equal(aff.frame, three_d.frame)
+    # DICOM-like storage (X towards patient left, Y posterior): shown as stored, no flips
+    lps = SliceViewer({"image": img[::-1, ::-1, k].copy(), "label": lab[::-1, ::-1, k].copy(),
+                       "affine": np.diag([-1.0, -1.0, 1.0, 1.0])})
+    assert lps.orientation_in == "LPS" and np.array_equal(lps.frame, three_d.frame)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (64, 33, 3)])
+def test_encode_png_roundtrips_through_pillow(shape):
+    import io
+
+    from PIL import Image
+
+    from medbench.widgets.slice_viewer import encode_png
+
+    arr = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(encode_png(arr))))
+    assert back.shape == arr.shape and np.array_equal(back, arr)
+    with pytest.raises(ConfigError):
+        encode_png(arr.astype(np.float32))
