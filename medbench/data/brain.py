@@ -27,6 +27,8 @@ from scipy import ndimage
 from medbench.data.phantom import smooth_field
 from medbench.errors import ConfigError, DataNotFoundError
 
+_CROP_MARGIN = 16  # voxels (mm) kept around the brain's bounding box
+
 #: Tissue label ids of the brain volumes.
 BRAIN_LABELS: dict[str, int] = {"background": 0, "csf_other": 1, "grey_matter": 2, "white_matter": 3}
 
@@ -101,8 +103,8 @@ def _source(crop: bool, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     hi = np.array(t1.shape)
     if crop:
         idx = np.argwhere(label > 0)
-        lo = np.maximum(idx.min(0) - 4, 0)
-        hi = np.minimum(idx.max(0) + 5, t1.shape)
+        lo = np.maximum(idx.min(0) - _CROP_MARGIN, 0)
+        hi = np.minimum(idx.max(0) + _CROP_MARGIN + 1, t1.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     img = np.ascontiguousarray(t1[box])
     img_gm = img * prob[2][box]
@@ -124,7 +126,7 @@ def deformed_brain(
     elastic_mm: float = 4.0,
     elastic_scale_mm: float = 30.0,
     rotate_deg: float = 8.0,
-    scale: float = 0.06,
+    scale: float = 0.05,
     translate_mm: float = 4.0,
     bias_strength: float = 0.3,
     gamma_std: float = 0.2,
@@ -145,11 +147,11 @@ def deformed_brain(
         shape: output ``(X, Y, Z)``; the (cropped) template's extent is resampled onto it, with
             spacing ``extent / shape`` (anisotropic if the ratios differ). Default: 1 mm.
         zoom: alternative to ``shape``: output = round(zoom * template shape), e.g. 0.5 for 2 mm.
-        crop: crop the template to the brain's bounding box (+4 mm) first.
+        crop: crop the template to the brain's bounding box (+16 mm, room for the random scaling) first.
         elastic_mm: std of the elastic displacement (mm).
         elastic_scale_mm: correlation length of the displacement field (mm).
         rotate_deg: std of the rotation about each axis (degrees).
-        scale: std of the isotropic scaling (fraction).
+        scale: std of the log isotropic scaling (clipped at 2 std).
         translate_mm: std of the translation along each axis (mm).
         bias_strength: coefficient range of the bias field polynomial (0 = none).
         gamma_std: std of log(gamma) of the global contrast change (0 = none).
@@ -200,7 +202,7 @@ def deformed_brain(
 
     rng = np.random.default_rng(int(seed))
     angles = np.deg2rad(rotate_deg * rng.standard_normal(3))
-    s = float(np.exp(scale * rng.standard_normal()))
+    s = float(np.exp(scale * np.clip(rng.standard_normal(), -2.0, 2.0)))
     t = translate_mm * rng.standard_normal(3)
     gamma = float(np.exp(gamma_std * rng.standard_normal()))
     tissue = tissue_contrast_std * rng.standard_normal(2)  # GM, WM intensity factors - 1
