@@ -161,6 +161,12 @@ def test_lesions_present_as_asked():
     assert (lab == PHANTOM_LABELS["lesion"]).sum() == sum(les["n_voxels"] for les in c["lesions"])
 
 
+def test_warns_when_lesions_do_not_fit():
+    with pytest.warns(UserWarning, match="lung nodules"):
+        c = make_ct_phantom(shape=(24, 24, 8), spacing=(2.0, 2.0, 2.0), seed=0, n_lung_nodules=3, n_liver_lesions=0)
+    assert len(c["lesions"]) < 3
+
+
 def test_liver_lesions_are_hypodense():
     c = make_ct_phantom(seed=11, n_lung_nodules=0, n_liver_lesions=2, noise_hu=0.0)
     assert len(c["lesions"]) == 2

@@ -28,6 +28,7 @@ chapter can compare a classifier with the best achievable (Bayes) score.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -309,7 +310,8 @@ def make_ct_phantom(
         spacing: ``(sx, sy, sz)`` mm.
         seed: non-negative integer; the same seed and arguments give the same case.
         lesions: add lesions (``False`` gives a lesion-free case).
-        n_lung_nodules: number of lung nodules (default: 1-3, random).
+        n_lung_nodules: number of lung nodules (default: 1-3, random). A count that does not fit
+            in the field of view places fewer and warns (``UserWarning``).
         n_liver_lesions: number of liver lesions (default: 0-2, random).
         contrast: simulate a portal-venous contrast phase (see :data:`HU_CONTRAST`).
         noise_hu: std of the white Gaussian noise in HU.
@@ -537,6 +539,14 @@ def make_ct_phantom(
         lesion_list += _add_lesions(rng, img, label, lung, "lung_nodule", n_nod, spacing, hu, axes)
         liver_mask = label == L["liver"]
         lesion_list += _add_lesions(rng, img, label, liver_mask, "liver_lesion", n_liv, spacing, hu, axes)
+        placed_nod = sum(les["kind"] == "lung_nodule" for les in lesion_list)
+        placed_liv = len(lesion_list) - placed_nod
+        if ((n_lung_nodules is not None and placed_nod < n_nod)
+                or (n_liver_lesions is not None and placed_liv < n_liv)):  # warn when counts were asked
+            warnings.warn(f"make_ct_phantom(seed={seed}): placed {placed_nod}/{n_nod} lung nodules and "
+                          f"{placed_liv}/{n_liv} liver lesions; the organs in this field of view "
+                          f"({shape} x {spacing} mm) are too small for the rest. Use a larger shape or spacing.",
+                          stacklevel=2)
 
     # ---- scanner: point-spread blur, noise, clipping to the 12-bit CT range --------------
     if blur_mm > 0:
