@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from medbench.data.patches import PatchSet, nodule_patches
-from medbench.data.phantom import HU_RANGES, malignancy_probability
+from medbench.data.phantom import HU_MEAN, HU_RANGES, make_ct_phantom, malignancy_probability
 from medbench.errors import ConfigError
 
 
@@ -85,6 +85,20 @@ def test_images_hu_calibrated_and_nodules_visible(nod):
     assert lo - 50 < np.median(centre[neg]) < hi
     assert np.median(img[neg]) < -600
     assert img.min() >= -1024
+
+
+def test_consistent_with_3d_phantom(nod):
+    """Patches share the 3D phantom's calibration: lung parenchyma and solid nodule HU agree."""
+    img = nod.images[:, 0]
+    m = nod.meta
+    c = img.shape[-1] // 2
+    big = (m.label == 1) & (m.apparent_diameter_mm >= 8)
+    centre = img[big.to_numpy(), c - 1:c + 2, c - 1:c + 2].mean(axis=(1, 2))
+    assert abs(np.median(centre) - HU_MEAN["lung_nodule"]) < 40
+    case = make_ct_phantom(seed=0, lesions=False)
+    lung3d = np.median(case["image"][case["label"] == 3])
+    lung2d = np.median(img[(m.label == 0).to_numpy()][:, c - 4:c + 4, c - 4:c + 4])
+    assert abs(lung3d - lung2d) < 40
 
 
 def test_deterministic_and_seed_dependent():
