@@ -43,19 +43,31 @@ _DOM_ERRORS_JS = """() => Array.from(document.querySelectorAll(
   .filter(t => /Traceback \\(most recent call last\\)|^-{20,}\\s*\\n\\S+(Error|Exception)/m.test(t))
   .map(t => t.slice(0, 600))"""
 
-# Every rendered widget output: its size, any widget error text, its images (decoded?).
-_WIDGETS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-OutputArea-output'))
-  .filter(e => !e.hasAttribute('data-mime-type') && e.querySelector('.jupyter-widgets'))
-  .map(e => {
-    const r = e.getBoundingClientRect();
-    return {width: r.width, height: r.height,
-            error: /Error displaying widget|Error rendering widget|model not found/i.test(e.innerText),
-            text: e.innerText.slice(0, 200),
-            images: Array.from(e.querySelectorAll('img')).map(i => ({w: i.naturalWidth, h: i.naturalHeight,
-                                                                     complete: i.complete})),
-            sliders: e.querySelectorAll('.widget-slider').length,
-            buttons: e.querySelectorAll('button').length};
-  })"""
+# Every widget-view output of the notebook model, found through the cell's output area:
+# closed (a widget closed by its code, e.g. tqdm with leave=False: JupyterLab hides it),
+# rendered or not, widget error text, size, and its images (decoded?).
+_WIDGETS_JS = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  const res = [];
+  w.content.widgets.forEach((cell, i) => {
+    if (!cell.outputArea || !cell.model.outputs) return;
+    cell.outputArea.widgets.forEach((child, j) => {
+      if (j >= cell.model.outputs.length) return;
+      const data = cell.model.outputs.get(j).toJSON().data;
+      if (!data || !data['application/vnd.jupyter.widget-view+json']) return;
+      const e = child.node.querySelector('.jp-OutputArea-output') || child.node;
+      const r = e.getBoundingClientRect();
+      res.push({cell: i, closed: e.classList.contains('lm-mod-hidden'), rendered: !!e.querySelector('.jupyter-widgets'),
+                width: r.width, height: r.height, text: e.innerText.slice(0, 200),
+                error: /Error displaying widget|Error rendering widget|model not found/i.test(e.innerText),
+                images: Array.from(e.querySelectorAll('img')).map(i => ({w: i.naturalWidth, h: i.naturalHeight,
+                                                                         complete: i.complete})),
+                sliders: e.querySelectorAll('.widget-slider').length,
+                buttons: e.querySelectorAll('button').length});
+    });
+  });
+  return res;
+}"""
 
 # Loading-state placeholders JupyterLab shows until a widget model arrives.
 _LOADING_RE = re.compile(r"Loading widget", re.I)
@@ -112,15 +124,16 @@ def dom_errors(page: Page) -> list[str]:
     return page.evaluate(_DOM_ERRORS_JS)
 
 
-def rendered_widgets(page: Page, expected: int, timeout: float = 60) -> list[dict]:
-    """The rendered widget outputs, once ``expected`` of them are in the DOM and done loading."""
+def rendered_widgets(page: Page, timeout: float = 60) -> list[dict]:
+    """Every widget-view output (see ``_WIDGETS_JS``), once all open ones rendered and loaded, or at ``timeout``."""
     deadline = time.monotonic() + timeout
     widgets: list[dict] = []
     while time.monotonic() < deadline:
         widgets = page.evaluate(_WIDGETS_JS)
-        loading = [w for w in widgets if _LOADING_RE.search(w["text"])]
-        undecoded = [i for w in widgets for i in w["images"] if not i["complete"]]
-        if len(widgets) >= expected and not loading and not undecoded:
+        open_ = [w for w in widgets if not w["closed"]]
+        waiting = [w for w in open_ if not w["rendered"] or _LOADING_RE.search(w["text"])
+                   or any(not i["complete"] for i in w["images"])]
+        if not waiting:
             break
         page.wait_for_timeout(250)
     return widgets
