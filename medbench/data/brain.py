@@ -197,7 +197,8 @@ def deformed_brain(
     else:
         out_shape = tuple(int(n) for n in src_shape)
     step = src_shape / np.array(out_shape)  # source voxels (= mm) per output voxel
-    sigma = round(float(max(0.0, 0.4 * (step.max() - 1.0))), 1)  # anti-aliasing for downsampling
+    # anti-aliasing for downsampling, in steps of 0.5 voxel so that nearby sizes share the cache
+    sigma = round(2.0 * float(max(0.0, 0.4 * (step.max() - 1.0)))) / 2.0
     src_img, src_gm, src_wm, src_lab, lo = _source(bool(crop), sigma)
 
     rng = np.random.default_rng(int(seed))
