@@ -1,0 +1,208 @@
+"""3D segmentation pipeline: sliding-window inference, metrics, post-processing, data sources, entry point."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medbench.errors import ConfigError, DataNotFoundError
+from medbench.segmentation import (
+    SegConfig,
+    SlidingWindowModel,
+    build_dataset,
+    build_model,
+    dice_hd95,
+    load_config,
+    make_loaders,
+    postprocess,
+    predict_volume,
+    run,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(n_train=3, n_val=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
+            roi_size=(16, 16, 16), num_samples=1, batch_size=2, epochs=1, precision="fp32", sw_batch_size=2)
+
+
+def test_sliding_window_equals_whole_volume_when_roi_covers_it():
+    torch.manual_seed(0)
+    net = build_model("unet", 2, 3, channels=(4, 8, 16), strides=(2, 2))
+    model = SlidingWindowModel(net, roi_size=(16, 16, 16), overlap=0.5).eval()
+    x = torch.randn(2, 16, 16, 16)
+    with torch.no_grad():
+        whole = net(x[None])[0]
+    sw = predict_volume(model, x, precision="fp32")
+    assert sw.shape == (3, 16, 16, 16)
+    torch.testing.assert_close(sw, whole, rtol=1e-4, atol=1e-4)
+    # an ROI smaller than the volume stitches several windows, so the result differs
+    small = predict_volume(model, x, roi_size=(8, 8, 8), precision="fp32")
+    assert small.shape == whole.shape and not torch.allclose(small, whole, atol=1e-3)
+    # the wrapper predicts by sliding window in eval mode, plain forward in train mode
+    with torch.no_grad():
+        torch.testing.assert_close(model(x[None])[0], whole, rtol=1e-4, atol=1e-4)
+
+
+def _cube(shape, lo, size, value=1):
+    a = np.zeros(shape, np.uint8)
+    a[lo[0]:lo[0] + size, lo[1]:lo[1] + size, lo[2]:lo[2] + size] = value
+    return a
+
+
+def test_dice_by_hand():
+    gt = _cube((12, 12, 12), (2, 2, 2), 4)
+    pred = _cube((12, 12, 12), (3, 2, 2), 4)  # shifted one voxel in x: overlap 3*4*4 = 48 of 64 each
+    dice, _ = dice_hd95(torch.as_tensor(pred)[None], torch.as_tensor(gt)[None], 2)
+    assert dice[0] == pytest.approx(2 * 48 / (64 + 64))
+    # two structures: class 2 absent from both -> Dice 1, HD95 nan; class 1 perfect -> 1 and 0
+    dice, hd = dice_hd95(torch.as_tensor(gt)[None], torch.as_tensor(gt)[None], 3)
+    assert dice.tolist() == [1.0, 1.0]
+    assert hd[0] == 0.0 and np.isnan(hd[1])
+    # structure predicted but absent from the truth -> Dice 0
+    dice, hd = dice_hd95(torch.as_tensor(gt * 2)[None], torch.as_tensor(gt)[None], 3)
+    assert dice.tolist() == [0.0, 0.0] and np.isnan(hd).all()
+
+
+def test_hd95_by_hand_in_millimetres():
+    gt = np.zeros((10, 10, 10), np.uint8)
+    pred = np.zeros_like(gt)
+    gt[2, 2, 5], pred[2, 2, 2] = 1, 1  # one voxel each, 3 voxels apart along z
+    _, hd = dice_hd95(torch.as_tensor(pred), torch.as_tensor(gt), 2, spacing=(1.0, 1.0, 2.0))
+    assert hd[0] == pytest.approx(6.0)  # 3 voxels x 2 mm
+    # a 6-voxel slab shifted by 2 voxels along x with 1.5 mm voxels: every boundary point of one
+    # slab face is 2 voxels from the other's, the rest coincide; brute-force check of the 95th percentile
+    gt = np.zeros((16, 16, 16), np.uint8)
+    gt[4:10, 4:10, 4:10] = 1
+    pred = np.roll(gt, 2, axis=0)
+    _, hd = dice_hd95(torch.as_tensor(pred), torch.as_tensor(gt), 2, spacing=(1.5, 1.5, 1.5))
+    from scipy import ndimage
+
+    def edge(m):
+        return np.argwhere(m & ~ndimage.binary_erosion(m))
+
+    a, b = edge(pred.astype(bool)) * 1.5, edge(gt.astype(bool)) * 1.5
+    d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+    expected = max(np.percentile(d.min(1), 95), np.percentile(d.min(0), 95))
+    assert hd[0] == pytest.approx(expected)
+    assert 0 < hd[0] <= 3.0
+
+
+def test_postprocess_argmax_and_largest_component():
+    logits = torch.zeros(3, 12, 12, 12)
+    logits[0] = 1.0
+    logits[1, 2:6, 2:6, 2:6] = 5.0  # organ 1: a cube ...
+    logits[1, 10, 10, 10] = 5.0  # ... and a stray voxel far away
+    logits[2, 8:11, 1:3, 1:3] = 5.0  # organ 2: one component
+    pred = postprocess(logits, 3, keep_largest=True)
+    assert pred.shape == (1, 12, 12, 12) and pred.dtype == torch.uint8
+    assert int((pred == 1).sum()) == 64 and pred[0, 10, 10, 10] == 0
+    assert int((pred == 2).sum()) == 12
+    raw = postprocess(logits, 3, keep_largest=False)
+    assert raw[0, 10, 10, 10] == 1
+
+
+def test_phantom_dataset_and_label_balanced_crops():
+    cfg = SegConfig(**TINY)
+    data = build_dataset(cfg)
+    assert data.structures[:2] == ("lung_left", "lung_right") and data.n_classes == 8
+    assert len(data.train) == 3 and len(data.val) == 1
+    lab = data.train[0]["label"]
+    assert lab.shape == (1, 24, 24, 16) and int(lab.max()) <= 7 and len(np.unique(np.asarray(lab))) >= 5
+    train_loader, _, val_ds = make_loaders(data, cfg)
+    batch = next(iter(train_loader))
+    assert batch["image"].shape == (2, 2, 16, 16, 16)  # 2 channels: soft-tissue and lung windows
+    assert -0.1 <= float(batch["image"].min()) and float(batch["image"].max()) <= 1.1  # windows + small shift
+    assert val_ds[0]["image"].shape == (2, 24, 24, 16)
+    with pytest.raises(ConfigError, match="unknown phantom structure"):
+        build_dataset(SegConfig(**{**TINY, "structures": ("liver", "pancreas")}))
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(ConfigError, match="valid keys"):
+        SegConfig.from_dict({"epochz": 3})
+    with pytest.raises(ConfigError, match="model"):
+        SegConfig(model="vnet9")
+    with pytest.raises(ConfigError, match="dataset"):
+        build_dataset(SegConfig(dataset="imagenet"))
+    with pytest.raises(DataNotFoundError, match="config"):
+        load_config(tmp_path / "missing.yaml")
+    p = tmp_path / "c.yaml"
+    p.write_text("epochs: 3\nroi_size: [32, 32, 16]\n")
+    cfg = load_config(p)
+    assert cfg.epochs == 3 and cfg.roi_size == (32, 32, 16)
+    with pytest.raises(ConfigError, match="divisible by 16"):
+        build_model("unetr", 1, 2, roi_size=(24, 24, 24))
+
+
+def test_tiny_phantom_run_records_every_metric():
+    out = run(SegConfig(**TINY))
+    m = out.metrics
+    assert set(m) >= {"mean_dice", "mean_hd95_mm", "train_seconds", "inference_seconds_per_volume"}
+    assert {f"dice_{s}" for s in out.data.structures} <= set(m)
+    assert 0.0 <= m["mean_dice"] <= 1.0
+    assert len(out.result.table) == len(out.data.structures) * 1
+    pred = next(iter(out.result.predictions.values()))
+    assert pred.shape == (1, 24, 24, 16)
+
+
+def _write_msd_task(root: Path, n: int = 4) -> Path:
+    import nibabel as nib
+
+    task = root / "Task99_Mini"
+    (task / "imagesTr").mkdir(parents=True)
+    (task / "labelsTr").mkdir()
+    rng = np.random.default_rng(0)
+    training = []
+    for i in range(n):
+        lab = np.zeros((20, 20, 12), np.uint8)
+        c = rng.integers(6, 14, 2)
+        lab[c[0] - 3:c[0] + 3, c[1] - 3:c[1] + 3, 3:9] = 1
+        img = (rng.normal(-100, 20, lab.shape) + 160 * lab).astype(np.float32)
+        aff = np.diag([3.0, 3.0, 4.0, 1.0])
+        nib.save(nib.Nifti1Image(img, aff), task / "imagesTr" / f"mini_{i:03d}.nii.gz")
+        nib.save(nib.Nifti1Image(lab, aff), task / "labelsTr" / f"mini_{i:03d}.nii.gz")
+        training.append({"image": f"./imagesTr/mini_{i:03d}.nii.gz", "label": f"./labelsTr/mini_{i:03d}.nii.gz"})
+    (task / "dataset.json").write_text(json.dumps({
+        "name": "Mini", "modality": {"0": "CT"}, "labels": {"0": "background", "1": "spleen"},
+        "numTraining": n, "training": training, "test": []}))
+    return task
+
+
+def test_msd_folder_path(tmp_path, monkeypatch):
+    pytest.importorskip("medbench.data.msd")
+    monkeypatch.setenv("MEDBENCH_DATA_DIR", str(tmp_path))
+    _write_msd_task(tmp_path / "msd")
+    cfg = SegConfig(**{**TINY, "dataset": "msd:Task99_Mini", "pixdim": (3.0, 3.0, 4.0), "n_train": 3, "n_val": 1})
+    data = build_dataset(cfg)
+    assert data.structures == ("spleen",) and data.kind == "file" and data.modality == "ct"
+    out = run(cfg)
+    assert out.result.table["structure"].tolist() == ["spleen"]
+    assert 0.0 <= out.metrics["mean_dice"] <= 1.0
+    with pytest.raises(DataNotFoundError, match="Task09_Spleen"):
+        build_dataset(SegConfig(dataset="msd:Task09_Spleen"))
+
+
+@pytest.mark.slow
+def test_entry_point_under_torchrun_with_two_processes(tmp_path):
+    import yaml
+
+    cfg = {**TINY, "n_train": 4, "shape": list(TINY["shape"]), "spacing": list(TINY["spacing"]),
+           "channels": list(TINY["channels"]), "strides": list(TINY["strides"]), "roi_size": list(TINY["roi_size"])}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "medbench.segmentation", "--config", str(path), "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["epochs"] == 1
+    assert 0.0 <= metrics["mean_dice"] <= 1.0
+    assert (out / "model.pt").is_file() and (out / "per_case.csv").is_file()
