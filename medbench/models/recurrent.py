@@ -112,3 +112,33 @@ def predict_proba(model: nn.Module, X, lengths, batch_size: int = 1024, per_step
         logits = model(X[i:i + batch_size].to(device), lengths[i:i + batch_size], per_step=per_step)
         out.append(torch.sigmoid(logits.float()).cpu())
     return torch.cat(out).numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# wearable signals: a 1D-CNN regressor
+# --------------------------------------------------------------------------------------------
+class TremorCNN(nn.Module):
+    """A 1D-CNN that estimates a tremor severity score from an accelerometer window.
+
+    Each window is centred per axis (removing gravity's constant part) and a fourth channel,
+    the magnitude of the centred signal, is added. Four conv blocks (conv-BN-ReLU-pool) then a
+    global average and a linear output.
+
+    Shapes: ``(B, 3, L)`` in g -> ``(B, 1)`` score.
+    """
+
+    def __init__(self, channels: int = 32, dropout: float = 0.1):
+        super().__init__()
+        layers, c_in = [], 4
+        for c_out, k in [(channels // 2, 7), (channels, 5), (channels, 5), (channels, 3)]:
+            layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out), nn.ReLU(), nn.MaxPool1d(2)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c_in, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x - x.mean(-1, keepdim=True)
+        x = torch.cat([x * 10.0, x.norm(dim=1, keepdim=True) * 10.0], 1)  # g -> roughly unit scale
+        h = self.features(x)
+        pooled = torch.cat([h.mean(-1), h.amax(-1)], 1)
+        return self.head(pooled)
