@@ -148,6 +148,7 @@ class Button:
             notes += _shorten(output, self.shorten)
         progress = lambda: output.evaluate(PROGRESS_JS)  # noqa: E731
         before_progress, before_images = progress(), image_digests(output)
+        name = button.inner_text().strip()
         button.scroll_into_view_if_needed()
         button.click()
         deadline = time.monotonic() + self.timeout
@@ -156,12 +157,19 @@ class Button:
             page.wait_for_timeout(250)
             changed_progress = changed_progress or progress() != before_progress
             changed_image = changed_image or image_digests(output) != before_images
-        assert changed_progress, f"no progress shown within {self.timeout:.0f}s of clicking {button.inner_text()!r}"
-        assert changed_image or not self.expect_image, \
-            f"no curve/image update within {self.timeout:.0f}s of clicking {button.inner_text()!r}"
-        _wait_for_kernel_idle(page, self.timeout)
-        return f"button {button.inner_text().strip()!r}{' (' + ', '.join(notes) + ')' if notes else ''}: " \
-               f"progress {before_progress} -> {progress()}"
+        assert changed_progress, f"no progress shown within {self.timeout:.0f}s of clicking {name!r}"
+        assert changed_image or not self.expect_image, f"no curve/image update within {self.timeout:.0f}s of clicking {name!r}"
+        # The run ends (training may run in a kernel thread: wait for the button to come back).
+        while time.monotonic() < deadline and button.is_disabled():
+            page.wait_for_timeout(250)
+        assert not button.is_disabled(), f"{name!r} still running after {self.timeout:.0f}s"
+        _wait_for_kernel_idle(page, max(10.0, deadline - time.monotonic()))
+        after_progress, after_images = progress(), image_digests(output)
+        text = output.inner_text()
+        assert not re.search(r"Traceback \(most recent call last\)", text), f"{name!r} showed a traceback: {text[-800:]}"
+        assert after_images != before_images or not self.expect_image, f"the curve after {name!r} is the one before"
+        return (f"button {name!r}{' (' + ', '.join(notes) + ')' if notes else ''}: "
+                f"progress {before_progress['bars']} -> {after_progress['bars']}, image {before_images} -> {after_images}")
 
 
 def _shorten(output: Locator, label: str) -> list[str]:

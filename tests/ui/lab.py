@@ -60,8 +60,9 @@ _WIDGETS_JS = """() => {
       res.push({cell: i, closed: e.classList.contains('lm-mod-hidden'), rendered: !!e.querySelector('.jupyter-widgets'),
                 width: r.width, height: r.height, text: e.innerText.slice(0, 200),
                 error: /Error displaying widget|Error rendering widget|model not found/i.test(e.innerText),
-                images: Array.from(e.querySelectorAll('img')).map(i => ({w: i.naturalWidth, h: i.naturalHeight,
-                                                                         complete: i.complete})),
+                // images a person sees: shown (not display:none) and with a picture set
+                images: Array.from(e.querySelectorAll('img')).filter(i => i.getAttribute('src') && i.getClientRects().length)
+                          .map(i => ({w: i.naturalWidth, h: i.naturalHeight, complete: i.complete})),
                 sliders: e.querySelectorAll('.widget-slider').length,
                 buttons: e.querySelectorAll('button').length});
     });

@@ -31,7 +31,8 @@ _WIDGETS_JS = """() => Array.from(document.querySelectorAll('script[type="applic
     return {rendered: true, width: r.width, height: r.height, text: v.innerText.slice(0, 120),
             controls: v.querySelectorAll('.widget-slider, .widget-dropdown, select, button, input, textarea, '
                                          + '.widget-progress, .widget-html-content, .widget-label, img').length,
-            images: Array.from(v.querySelectorAll('img')).map(i => [i.naturalWidth, i.naturalHeight])};
+            images: Array.from(v.querySelectorAll('img')).filter(i => i.getAttribute('src') && i.getClientRects().length)
+                      .map(i => [i.naturalWidth, i.naturalHeight])};
   })"""
 
 _FIGURES_JS = """() => Array.from(document.querySelectorAll('img'))
