@@ -22,14 +22,10 @@ LABEL_COLOURS = [
 
 
 def _plane(vol: np.ndarray, plane: str, idx: int) -> np.ndarray:
-    """A 2D display array (rows top->bottom) for ``plane`` at slice ``idx``."""
-    if plane == "axial":  # rows: anterior at top; cols: patient's right at left
-        return vol[:, :, idx].T[::-1, ::-1]
-    if plane == "coronal":  # rows: superior at top; cols: right at left
-        return vol[:, idx, :].T[::-1, ::-1]
-    if plane == "sagittal":  # rows: superior at top; cols: anterior at left
-        return vol[idx, :, :].T[::-1, ::-1]
-    raise ValueError(f"plane must be 'axial', 'coronal' or 'sagittal', got {plane!r}")
+    """A 2D display array (rows top->bottom) for ``plane`` at slice ``idx`` (radiological view)."""
+    from medbench.transforms import display_view
+
+    return display_view(vol, plane, idx)
 
 
 def _aspect(spacing: Sequence[float], plane: str) -> float:
@@ -171,8 +167,8 @@ def plot_lesions(case: Mapping[str, Any], *, field_mm: float = 64.0, max_lesions
         xs = slice(max(i - hx, 0), min(i + hx + 1, img.shape[0]))
         ys = slice(max(j - hy, 0), min(j + hy + 1, img.shape[1]))
         lo, hi = (-1350.0, 150.0) if les["kind"] == "lung_nodule" else (-40.0, 160.0)
-        crop = img[xs, ys, k].T[::-1, ::-1]
-        mask = (lab[xs, ys, k] == PHANTOM_LABELS["lesion"]).T[::-1, ::-1]
+        crop = _plane(img[xs, ys, :], "axial", k)
+        mask = _plane(lab[xs, ys, :] == PHANTOM_LABELS["lesion"], "axial", k)
         ax.imshow(crop, cmap="gray", vmin=lo, vmax=hi, aspect=sp[1] / sp[0], interpolation="nearest")
         if mask.any():
             ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.8)
