@@ -155,7 +155,7 @@ def _build() -> list[Dataset]:
         "body, lungs, heart, liver, spleen, kidneys, bone, aorta, optional nodules; labels per structure",
         _needs_module("medbench.data.phantom", "simulator")))
     out.append(Dataset(
-        "nodule-patches", "simulator: CT patches", "2D patches from the CT phantom (medbench)",
+        "nodule-patches", "simulator: CT patches", "2D lung patches simulated with the CT phantom's HU and nodule model (medbench)",
         "BSD-3-Clause (medbench); synthetic", "medbench.data.patches.nodule_patches", True,
         "nodule vs no nodule, benign vs malignant, with patient ids",
         _needs_module("medbench.data.patches", "simulator")))
