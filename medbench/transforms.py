@@ -236,6 +236,8 @@ def case_to_metatensors(case: dict, keys=("image", "label"), channel_first: bool
         channel_first: add a leading channel axis ``(1, X, Y[, Z])`` (what every MONAI
             dictionary pipeline with ``load=None`` expects).
 
+    The arrays are copied, so in-place MONAI transforms never change ``case``.
+
     Returns:
         A new dict: the wrapped keys plus the other entries unchanged.
     """
@@ -254,7 +256,8 @@ def case_to_metatensors(case: dict, keys=("image", "label"), channel_first: bool
         if key not in case or case[key] is None:
             continue
         arr = np.asarray(case[key])
-        t = torch.as_tensor(arr if arr.dtype != np.uint16 else arr.astype(np.int32))
+        # a copy: some MONAI transforms work in place and must not change the caller's arrays
+        t = torch.tensor(arr if arr.dtype != np.uint16 else arr.astype(np.int32))
         if channel_first:
             t = t[None]
         out[key] = MetaTensor(t, affine=torch.as_tensor(np.asarray(affine, dtype=np.float64)))
@@ -294,6 +297,27 @@ def to_ras(arrays: Sequence[np.ndarray | None], affine, spacing: Sequence[float]
     out = [None if a is None else np.ascontiguousarray(apply_orientation(a, ornt)) for a in arrays]
     new_spacing = tuple(float(spacing[int(i)]) for i in np.argsort(ornt[:, 0]))
     return out, new_spacing, codes
+
+
+def reorient(arrays: Sequence[np.ndarray | None], affine, axcodes: str = "RAS"):
+    """Permute/flip 3D arrays into the axis order ``axcodes`` (e.g. ``"LPS"``, DICOM's), with the new affine.
+
+    The world coordinates of every voxel are unchanged: only the storage order changes, so
+    ``to_ras`` of the result gives back the RAS arrays.
+
+    Returns:
+        ``(arrays, affine)``.
+    """
+    from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+
+    affine = np.asarray(affine, dtype=np.float64)
+    if len(axcodes) != 3 or set(axcodes.upper()) - set("RLAPSI"):
+        raise ConfigError(f"axcodes must be 3 letters from R/L, A/P, S/I such as 'RAS' or 'LPS', got {axcodes!r}")
+    ornt = ornt_transform(io_orientation(affine), axcodes2ornt(axcodes.upper()))
+    first = next(a for a in arrays if a is not None)
+    new_affine = affine @ inv_ornt_aff(ornt, np.shape(first)[:3])
+    out = [None if a is None else np.ascontiguousarray(apply_orientation(a, ornt)) for a in arrays]
+    return out, new_affine
 
 
 def display_view(volume: np.ndarray, plane: str, index: int) -> np.ndarray:
@@ -427,8 +451,9 @@ def _add_channel(x):
     from monai.data import MetaTensor
 
     affine = getattr(x, "affine", None)
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.as_tensor()
-                        if isinstance(x, MetaTensor) else x)
+    src = x.as_tensor() if isinstance(x, MetaTensor) else x
+    # a copy: some MONAI transforms (NormalizeIntensityd ...) work in place on shared memory
+    t = src.clone() if isinstance(src, torch.Tensor) else torch.tensor(np.asarray(src))
     return MetaTensor(t[None], affine=affine if affine is not None else torch.eye(4, dtype=torch.float64))
 
 
@@ -579,5 +604,5 @@ __all__ = [
     "CT_WINDOWS", "CTWindow", "NORMAL_AXIS", "PIPELINES", "PLANES", "WINDOW_SOURCE", "apply_window",
     "augmentation_steps", "body_mask", "case_to_metatensors", "ct_window", "describe_pipeline", "display_view",
     "eval_pipeline", "get_pipeline", "get_window", "intensity_preset", "mri_percentile", "mri_zscore",
-    "reorient_resample", "to_ras", "train_pipeline", "view_spacing",
+    "reorient", "reorient_resample", "to_ras", "train_pipeline", "view_spacing",
 ]

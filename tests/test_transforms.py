@@ -153,3 +153,45 @@ def test_bad_pipeline_options_raise():
         T.augmentation_steps(dim=2, flip_axes=(2,))
     with pytest.raises(ConfigError):
         T.augmentation_steps(prob=1.5)
+
+
+def test_reorient_to_lps_and_back_keeps_world_coordinates():
+    case = _case()
+    aff = case["affine"].copy()
+    aff[:3, 3] = [-40.0, -30.0, 10.0]
+    (img, lab), lps_aff = T.reorient([case["image"], case["label"]], aff, "LPS")
+    import nibabel as nib
+
+    assert "".join(nib.aff2axcodes(lps_aff)) == "LPS"
+    assert np.array_equal(img, case["image"][::-1, ::-1])
+    # voxel (0, 0, 0) of the LPS array is voxel (X-1, Y-1, 0) of the RAS one: same world point
+    assert np.allclose(lps_aff @ [0, 0, 0, 1], aff @ [47, 39, 0, 1])
+    (back, back_lab), spacing, codes = T.to_ras([img, lab], lps_aff)
+    assert codes == "LPS" and spacing == (2.0, 2.0, 3.0)
+    assert np.array_equal(back, case["image"]) and np.array_equal(back_lab, case["label"])
+    with pytest.raises(ConfigError):
+        T.reorient([img], aff, "XYZ")
+
+
+def test_body_mask_finds_air_outside_the_body():
+    img = np.full((64, 64), -1000.0, np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    body = (xx - 32) ** 2 + (yy - 32) ** 2 < 20 ** 2
+    img[body] = 40.0
+    img[(xx - 32) ** 2 + (yy - 32) ** 2 < 6 ** 2] = -900.0  # "lung" air inside the body
+    img[0:2, 0:2] = 300.0  # a small table/holder fragment outside
+    m = T.body_mask(img)
+    assert np.array_equal(m, body), "largest component, holes (inner air) filled"
+    assert np.median(img[~m]) == -1000.0
+
+
+
+def test_pipelines_never_modify_the_callers_arrays():
+    case = _case()
+    img = np.abs(case["image"]) + 1.0
+    before = img.copy()
+    T.get_pipeline("mri_3d_eval")({"image": img})  # NormalizeIntensityd works in place
+    T.get_pipeline("mri_3d_train", spatial_size=16, seed=0)({"image": img, "label": case["label"]})
+    mt = T.case_to_metatensors({"image": img})
+    T.mri_zscore()(mt)
+    assert np.array_equal(img, before)

@@ -149,7 +149,8 @@ def plot_orientation_spacing(volume: np.ndarray, affine: np.ndarray, label: np.n
     Args:
         volume: ``(X, Y, Z)`` array in its stored order (e.g. LPS from DICOM).
         affine: its 4x4 voxel -> RAS mm matrix.
-        label: optional label map (same order) outlined in both rows.
+        label: optional label map (same order) outlined in both rows; the slices shown are
+            those with the most labelled voxels (else the middle ones).
         window: CT window or ``None`` (percentiles).
 
     Returns:
@@ -162,7 +163,12 @@ def plot_orientation_spacing(volume: np.ndarray, affine: np.ndarray, label: np.n
         vmin, vmax = (float(v) for v in np.percentile(volume[::2, ::2, ::2], [0.5, 99.5]))
     else:
         vmin, vmax = 0.0, 1.0
-    k = volume.shape[2] // 2
+    if label is not None and np.asarray(label).any():  # the slices with the most labelled voxels
+        k = int(np.argmax((np.asarray(label) > 0).sum(axis=(0, 1))))
+        kz = int(np.argmax((lab > 0).sum(axis=(0, 1))))
+        j = int(np.argmax((lab > 0).sum(axis=(0, 2))))
+    else:
+        k, kz, j = volume.shape[2] // 2, ras.shape[2] // 2, ras.shape[1] // 2
     fig, axes = plt.subplots(2, 2, figsize=(8.0, 7.5))
     ax = axes[0, 0]
     ax.imshow(shown[:, :, k], cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -172,20 +178,21 @@ def plot_orientation_spacing(volume: np.ndarray, affine: np.ndarray, label: np.n
     ax.set_xlabel("array axis 1 (Y)")
     ax.set_ylabel("array axis 0 (X)")
     ax = axes[0, 1]
-    kz = ras.shape[2] // 2
     r_mm, c_mm = view_spacing(spacing, "axial")
     _show(ax, display_view(shown_ras, "axial", kz), r_mm, c_mm, vmin=vmin, vmax=vmax,
           title="reoriented to RAS, radiological view")
     if lab is not None:
         ax.contour(display_view(lab, "axial", kz) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
     _letters(ax, "axial")
-    j = ras.shape[1] // 2
     cor = display_view(shown_ras, "coronal", j)
     r_mm, c_mm = view_spacing(spacing, "coronal")
     _show(axes[1, 0], cor, vmin=vmin, vmax=vmax, title=f"coronal, square pixels (ignores {r_mm:g} x {c_mm:g} mm)")
     _show(axes[1, 1], cor, r_mm, c_mm, vmin=vmin, vmax=vmax, title="coronal, physical aspect from the spacing")
-    for ax in axes[1]:
+    for ax, aspect in zip(axes[1], (1.0, r_mm / c_mm)):
         _letters(ax, "coronal")
+        if lab is not None:
+            ax.contour(display_view(lab, "coronal", j) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
+            ax.set_aspect(aspect)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
