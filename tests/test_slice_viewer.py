@@ -325,3 +325,13 @@ def test_encode_png_roundtrips_through_pillow(shape):
     assert back.shape == arr.shape and np.array_equal(back, arr)
     with pytest.raises(ConfigError):
         encode_png(arr.astype(np.float32))
+
+
+def test_real_dicom_ct_path_shows_in_hu_with_brain_window():
+    from medbench.data.samples import sample_path
+
+    v = SliceViewer(str(sample_path("ct")), window="brain")
+    assert v.modality == "ct" and v.volume.shape == (512, 512) and v.orientation_in == "LPS"
+    assert v.frame.shape == (512, 512) and v.preset.value == "brain"
+    centre = v.frame[200:300, 200:300]  # brain tissue (~30 HU) is mid-grey under W80/L40
+    assert 40 < np.median(centre) < 215

@@ -195,3 +195,29 @@ def test_pipelines_never_modify_the_callers_arrays():
     mt = T.case_to_metatensors({"image": img})
     T.mri_zscore()(mt)
     assert np.array_equal(img, before)
+
+
+def test_imaging_figures_render():
+    import matplotlib.pyplot as plt
+
+    from medbench.plots import fig_to_png
+    from medbench.plots import imaging as P
+
+    case = _case(shape=(32, 28, 12))
+    (lps, lps_lab), lps_aff = T.reorient([case["image"], case["label"]], case["affine"], "LPS")
+    sl = T.case_to_metatensors({"image": T.apply_window(case["image"][:, :, 10], "soft_tissue"),
+                                "label": case["label"][:, :, 10]})
+    steps = T.augmentation_steps(dim=2, prob=1.0)
+    figs = [
+        P.plot_ct_windows(case["image"][:, :, 10]),
+        P.plot_planes(case["image"], case["spacing"], case["label"], window="lung"),
+        P.plot_orientation_spacing(lps, lps_aff, lps_lab, window="lung"),
+        P.plot_augmentation_preview(sl, steps, n_samples=2),
+        P.plot_slices(case["image"], case["spacing"], n=4),
+        P.plot_histograms({"a": case["image"]}),
+    ]
+    assert len(figs[3].axes) == len(steps) * 3
+    for fig in figs:
+        assert fig_to_png(fig).startswith(b"\x89PNG")
+    assert list(P.window_table().index) == list(T.CT_WINDOWS)
+    plt.close("all")
