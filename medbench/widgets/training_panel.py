@@ -113,6 +113,14 @@ class TrainingPanel(W.VBox):
         fig = plot_training_curves(self.records, metrics=self.metrics)
         self.image.value = fig_to_png(fig, dpi=80)
 
+    def show_records(self, records: Sequence[dict], note: str = "") -> None:
+        """Draw the curves of an earlier run (e.g. ``History.records``) without training."""
+        self.records = [dict(r) for r in records]
+        self.progress.max = max(1, len(self.records))
+        self.progress.value = len(self.records)
+        self.status.value = note or f"showing {len(self.records)} epochs of an earlier run"
+        self._draw()
+
     # ---------------------------------------------------------------- actions
     def start(self) -> None:
         """What the Train button does: reset the curves and train with the current settings."""
