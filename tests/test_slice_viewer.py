@@ -335,3 +335,12 @@ def test_real_dicom_ct_path_shows_in_hu_with_brain_window():
     assert v.frame.shape == (512, 512) and v.preset.value == "brain"
     centre = v.frame[200:300, 200:300]  # brain tissue (~30 HU) is mid-grey under W80/L40
     assert 40 < np.median(centre) < 215
+
+
+def test_render_any_plane_without_changing_state(vol):
+    img, lab = vol
+    v = SliceViewer(img, lab, spacing=(1, 1, 3))
+    n = v.n_renders
+    sag = v.render(plane="sagittal", index=3)
+    assert sag.shape[:2] == v._render_shape("sagittal") and v.plane == "axial" and v.n_renders == n
+    assert v.render(None).ndim == 2  # no overlay requested: grey
