@@ -226,6 +226,17 @@ viewer.plane = "coronal"
 viewer.snapshot()
 
 # %% [markdown]
+# The viewer also opens files: here the NIfTI we wrote in section 3 (through the same reader,
+# so the affine places it in RAS), with the tissue labels, in the sagittal plane.
+
+# %%
+brain_viewer = SliceViewer(nifti_path, brain["label"], label_names=BRAIN_LABELS, plane="sagittal", opacity=0.3,
+                           colors={BRAIN_LABELS["csf_other"]: "#377eb8", BRAIN_LABELS["grey_matter"]: "#e41a1c",
+                                   BRAIN_LABELS["white_matter"]: "#ffd92f"})
+brain_viewer.slice = 80  # x = -18 mm: 18 mm left of the midline (MNI x = index - 98)
+brain_viewer.snapshot()
+
+# %% [markdown]
 # **Compare mode** puts the truth and a prediction side by side on the same slice. The
 # "prediction" here is a deliberately flawed segmentation: the liver grown by two voxels into
 # its neighbours and the lesions missed — the kind of errors chapter 03 measures with Dice.
