@@ -1,8 +1,26 @@
 """ipywidgets front-ends. Each widget's state and handlers are plain Python, so tests drive
 them directly (set a control's ``.value``, call ``.click()`` on a button) without a browser.
+
+Widgets are imported lazily (``from medbench.widgets import SliceViewer`` loads only the
+viewer), so a chapter does not pay for the imports of every other chapter's widgets.
 """
 from __future__ import annotations
 
-from medbench.widgets.optimizer_explorer import OptimizerExplorer
+import importlib
 
-__all__ = ["OptimizerExplorer"]
+_EXPORTS = {
+    "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
+    "SliceViewer": "medbench.widgets.slice_viewer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'medbench.widgets' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
