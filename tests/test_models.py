@@ -89,3 +89,34 @@ def test_medmnist_reader_path_into_the_classifier():
     assert x.shape == (160, 28, 28, 3)
     clf = ImageClassifier("small_cnn", epochs=1, intensity_range=UINT8_RANGE, balance="sampler").fit(x, y)
     assert clf.task_ == "multiclass" and clf.predict_proba(x[:5]).shape == (5, 9)
+
+
+def test_image_classifier_balance_modes_and_transfer():
+    import numpy as np
+    from torch import nn
+
+    from medbench.models.image_classifier import ImageClassifier
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(120) < 0.25).astype(int)
+    x = rng.normal(-800, 50, (120, 1, 16, 16)).astype(np.float32)
+    x[y == 1, :, 6:10, 6:10] = 40.0
+    groups = np.arange(120) // 4
+    clf = ImageClassifier("small_cnn", epochs=1, balance="weights", val_fraction=0.25)
+    clf.fit(x, y, groups)
+    w = clf._loss(y[:90]).weight
+    assert isinstance(clf._loss(y), nn.CrossEntropyLoss) and w[1] > w[0]
+    # patient-level validation split: no patient in both parts
+    assert clf.history_.records and "val_auroc" in clf.history_.records[0]
+    sampler_clf = ImageClassifier("small_cnn", epochs=1, balance="sampler", val_fraction=0.0)
+    sampler_clf.task_, sampler_clf.n_classes_ = "binary", 2
+    loader = sampler_clf._loader(x, y, train=True)
+    drawn = np.concatenate([b["label"].numpy() for b in loader])
+    assert 0.35 < drawn.mean() < 0.65  # classes drawn about equally although 25% are positive
+    # transfer: feature weights copied, head re-initialised
+    ft = ImageClassifier("small_cnn", epochs=0, val_fraction=0.0, init_from=clf.model_).fit(x, y)
+    src, dst = clf.model_.state_dict(), ft.model_.state_dict()
+    assert torch.equal(src["features.0.weight"], dst["features.0.weight"])
+    assert not torch.equal(src["classifier.4.weight"], dst["classifier.4.weight"])
+    with pytest.raises(ConfigError, match="balance"):
+        ImageClassifier(balance="oversample")

@@ -131,6 +131,7 @@ class ImageClassifier:
         init_from: a model or state dict to start from (transfer learning); layers whose
             shapes match are copied, the classifier head is re-initialised.
         seed: seed for weights, batches and augmentation.
+        device: torch device (default :func:`medbench.settings.get_device`: CUDA if available).
         model_kw: extra arguments for the network.
         fit_kw: extra arguments for :func:`medbench.training.fit` (e.g. ``callbacks``, ``progress``).
 
@@ -144,13 +145,13 @@ class ImageClassifier:
     def __init__(self, model: str = "small_cnn", *, epochs: int = 20, lr: float = 2e-3, batch_size: int = 64,
                  augment: bool = True, balance: str = "none", intensity_range=HU_WINDOW, val_fraction: float = 0.2,
                  patience: int | None = 6, precision: str = "fp32", init_from=None, seed: int = 0,
-                 model_kw: dict | None = None, fit_kw: dict | None = None):
+                 device=None, model_kw: dict | None = None, fit_kw: dict | None = None):
         if balance not in BALANCE:
             raise ConfigError(f"balance must be one of {', '.join(BALANCE)}, got {balance!r}")
         self.model, self.epochs, self.lr, self.batch_size = model, epochs, lr, batch_size
         self.augment, self.balance, self.intensity_range = augment, balance, intensity_range
         self.val_fraction, self.patience, self.precision = val_fraction, patience, precision
-        self.init_from, self.seed = init_from, seed
+        self.init_from, self.seed, self.device = init_from, seed, device
         self.model_kw, self.fit_kw = dict(model_kw or {}), dict(fit_kw or {})
 
     # -------------------------------------------------------------- helpers
@@ -244,7 +245,7 @@ class ImageClassifier:
             net, train_loader, val_loader, loss_fn=self._loss(labels), epochs=self.epochs, lr=self.lr,
             scheduler="cosine", metrics={"auroc": torch_metric("auroc", metric_task)} if val_loader else None,
             monitor="val_auroc" if val_loader else None, patience=self.patience if val_loader else None,
-            precision=self.precision, device="cpu" if self.precision != "amp" else None, seed=self.seed, **kw)
+            precision=self.precision, device=self.device, seed=self.seed, **kw)
         self.model_ = net.eval()
         self.train_seconds_ = time.perf_counter() - t0
         return self
@@ -261,8 +262,8 @@ class ImageClassifier:
         pre, _ = make_transforms(self.intensity_range, augment=False)
         x = torch.stack([pre({"image": np.asarray(im, dtype=np.float32)})["image"] for im in images])
         loader = DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(len(x))), batch_size=256)
-        out, _ = predict(self.model_, loader, device="cpu", precision="fp32" if self.precision == "amp" else
-                         self.precision, activation="sigmoid" if self.task_ == "multilabel" else "softmax")
+        out, _ = predict(self.model_, loader, precision="fp32" if self.precision == "amp" else self.precision,
+                         activation="sigmoid" if self.task_ == "multilabel" else "softmax")
         return out.numpy().astype(np.float64)
 
     def predict_score(self, images) -> np.ndarray:
@@ -277,7 +278,7 @@ class ImageClassifier:
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("model", "epochs", "lr", "batch_size", "augment", "balance",
                                               "intensity_range", "val_fraction", "patience", "precision",
-                                              "init_from", "seed", "model_kw", "fit_kw")}
+                                              "init_from", "seed", "device", "model_kw", "fit_kw")}
 
     def clone(self, **changes) -> "ImageClassifier":
         """An unfitted copy with some parameters changed."""
