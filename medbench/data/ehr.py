@@ -15,8 +15,8 @@ log-odds depend on the *trajectories* — the level at the end of the window, th
 ====================  ==========================================================================
 outcome               log-odds (plus an intercept calibrated to the stated marginal rate)
 ====================  ==========================================================================
-diabetes              1.2 (glucose_W − 5.6) + 3 · glucose_slope + 0.06 (BMI_W − 28)
-                      + 1.0 · BMI_slope + 0.015 (age − 55)
+diabetes              1.1 (glucose_W − 5.6) + 2 · glucose_slope + 0.05 (BMI_W − 28)
+                      + 0.8 · BMI_slope + 0.015 (age − 55)
 hypertension          0.05 (SBP_W − 130) + 0.5 · SBP_slope + 1.5 · log(SBP_sd / 6)
                       + 0.03 (BMI_W − 28) + 0.2 · male
 cvd                   0.06 (age − 55) + 0.5 · male + 0.7 · smoker + 0.02 (SBP_W − 130)
@@ -24,8 +24,11 @@ cvd                   0.06 (age − 55) + 0.5 · male + 0.7 · smoker + 0.02 (SB
                       + 0.8 · log(SBP_sd / 6)
 ====================  ==========================================================================
 
-For glucose, BMI and LDL, ``X_W`` is the patient's smooth (noise-free) level at the end of the
-window after any treatment and ``X_slope`` the slope there (per year). Blood pressure is taken
+For BMI and LDL, ``X_W`` is the patient's smooth (noise-free) level at the end of the window
+after any treatment and ``BMI_slope`` the patient's yearly BMI change. For glucose, ``glucose_slope``
+is the least-squares trend through the patient's smooth glucose at all their visits (a
+metformin-induced drop bends it, as it bends the record) and ``glucose_W`` that trend's value at
+the end of the window. Blood pressure is taken
 at every visit and a reading is itself a sample of the fluctuating pressure, so its features
 are those of the readings: ``SBP_slope`` is the least-squares trend through them, ``SBP_W``
 that trend's value at the end of the window and ``SBP_sd`` the visit-to-visit standard
@@ -61,9 +64,9 @@ TRAJECTORY_OUTCOME = "hypertension"
 # part of the missingness). Rows: VISIT_TYPES, columns: VARIABLES.
 _MEASURE_P = np.array([
     # sbp   hr    bmi   gluc  hba1c ldl   hdl   smoking
-    [1.00, 0.90, 0.90, 0.90, 0.50, 0.80, 0.80, 0.85],  # routine
-    [1.00, 0.85, 0.60, 0.90, 0.75, 0.45, 0.45, 0.30],  # chronic
-    [1.00, 0.97, 0.10, 0.35, 0.05, 0.05, 0.05, 0.10],  # acute
+    [1.00, 0.90, 0.90, 1.00, 0.50, 0.80, 0.80, 0.85],  # routine
+    [1.00, 0.85, 0.60, 1.00, 0.75, 0.45, 0.45, 0.30],  # chronic
+    [1.00, 0.97, 0.10, 0.50, 0.05, 0.05, 0.05, 0.10],  # acute
 ])
 
 # The first (intake) visit measures everything but HbA1c.
@@ -145,8 +148,8 @@ def outcome_logits(latent: pd.DataFrame) -> dict[str, np.ndarray]:
     f = {k: latent[k].to_numpy(float) for k in latent.columns}
     log_sd = np.log(f["sbp_sd"] / 6.0)
     return {
-        "diabetes": 1.2 * (f["glucose_W"] - 5.6) + 3.0 * f["glucose_slope"] + 0.06 * (f["bmi_W"] - 28)
-        + 1.0 * f["bmi_slope"] + 0.015 * (f["age"] - 55),
+        "diabetes": 1.1 * (f["glucose_W"] - 5.6) + 2.0 * f["glucose_slope"] + 0.05 * (f["bmi_W"] - 28)
+        + 0.8 * f["bmi_slope"] + 0.015 * (f["age"] - 55),
         "hypertension": 0.05 * (f["sbp_W"] - 130) + 0.5 * f["sbp_slope"] + 1.5 * log_sd
         + 0.03 * (f["bmi_W"] - 28) + 0.2 * f["male"],
         "cvd": 0.06 * (f["age"] - 55) + 0.5 * f["male"] + 0.7 * f["smoker"] + 0.02 * (f["sbp_W"] - 130)
@@ -183,6 +186,18 @@ def _first_true(cond: np.ndarray, times: np.ndarray) -> np.ndarray:
     idx = cond.argmax(axis=1)
     t = times[np.arange(len(times)), idx]
     return np.where(any_, t, np.inf)
+
+
+def _trend(values: np.ndarray, t: np.ndarray, valid: np.ndarray, W: float):
+    """Least-squares line through ``values`` at the valid visits (slope shrunk a little for
+    patients whose visits span a short time): value at ``W``, slope, residuals. Shapes ``(n, V)``."""
+    nv = valid.sum(1)
+    tm = (t * valid).sum(1) / nv
+    vm = (values * valid).sum(1) / nv
+    dt = (t - tm[:, None]) * valid
+    slope = (dt * (values - vm[:, None])).sum(1) / ((dt ** 2).sum(1) + 0.25)
+    resid = (values - vm[:, None] - slope[:, None] * dt) * valid
+    return vm + slope * (W - tm), slope, resid
 
 
 def simulate_ehr(n_patients: int = 10_000, seed: int = 0, window_years: float = 5.0,
@@ -266,9 +281,8 @@ def simulate_ehr(n_patients: int = 10_000, seed: int = 0, window_years: float = 
         r_ah, r_st, r_mf = _ramp(ts, st["antihypertensive"], 0.25), _ramp(ts, st["statin"], 0.2), \
             _ramp(ts, st["metformin"], 0.3)
         after_ah = np.clip(ts - st["antihypertensive"], 0, None)
-        after_mf = np.clip(ts - st["metformin"], 0, None)
         sbp = col(s_base) + col(s_slope) * ts - 12 * r_ah - 0.5 * col(s_slope) * after_ah
-        glu = col(g_base) + col(g_slope) * ts - 0.6 * r_mf - 0.6 * col(g_slope) * after_mf
+        glu = col(g_base) + col(g_slope) * ts - 0.8 * r_mf
         ldl = (col(l_base) + col(l_slope) * ts) * (1 - 0.35 * r_st)
         bmi = col(bmi0) + col(bmi_slope) * ts
         return {"sbp": sbp, "glucose": glu, "ldl": ldl, "bmi": bmi,
@@ -287,7 +301,8 @@ def simulate_ehr(n_patients: int = 10_000, seed: int = 0, window_years: float = 
                 "ldl": 0.8 * (vals["ldl"] - 4.0)}
         for k, b in bump.items():
             j = VARIABLES.index(k)
-            p[..., j] = _sigmoid(np.log(p[..., j] / (1 - p[..., j])) + np.clip(b, -3, 3))
+            pj = np.clip(p[..., j], 1e-6, 1 - 1e-6)
+            p[..., j] = _sigmoid(np.log(pj / (1 - pj)) + np.clip(b, -3, 3))
         p[:, 0, :] = np.maximum(p[:, 0, :], _INTAKE)  # the first visit takes a full history and panel
         observed = (u_measure < p) & valid[..., None]
         return vals, observed
@@ -308,24 +323,20 @@ def simulate_ehr(n_patients: int = 10_000, seed: int = 0, window_years: float = 
     # --- latent features at the end of the window and the outcomes ------------------------------
     end = np.full(n, W)
     lat_W = smooth(end, starts)
-    eps = 1e-3
-    lat_W2 = smooth(end - eps, starts)
     # blood pressure is taken at every visit, and a reading is itself a sample of the fluctuating
     # pressure: the outcome depends on the least-squares trend through the patient's readings,
     # its value at the end of the window, and the visit-to-visit SD around it (shrunk towards
     # 6 mmHg with the weight of two visits), as in studies of visit-to-visit BP variability.
-    phys = smooth(t, starts)["sbp"] + fluct["sbp"]
-    nv = valid.sum(1)
-    tm = (t * valid).sum(1) / nv
-    vm = (phys * valid).sum(1) / nv
-    dt = (t - tm[:, None]) * valid
-    sbp_slope = (dt * (phys - vm[:, None])).sum(1) / ((dt ** 2).sum(1) + 0.25)
-    resid = (phys - vm[:, None] - sbp_slope[:, None] * dt) * valid
-    sbp_sd = np.sqrt(((resid ** 2).sum(1) + 2 * 36.0) / (np.clip(nv - 2, 0, None) + 2))
+    smooth_t = smooth(t, starts)
+    sbp_W, sbp_slope, resid = _trend(smooth_t["sbp"] + fluct["sbp"], t, valid, W)
+    sbp_sd = np.sqrt(((resid ** 2).sum(1) + 2 * 36.0) / (np.clip(valid.sum(1) - 2, 0, None) + 2))
+    # glucose: the same least-squares trend, through the patient's (smooth) glucose at their visits,
+    # so that a treatment's drop shows in the trend the way it shows in the record
+    glucose_W, glucose_slope, _ = _trend(smooth_t["glucose"], t, valid, W)
     latent = pd.DataFrame({
         "age": age, "male": male, "smoker": smoker,
-        "sbp_W": vm + sbp_slope * (W - tm), "sbp_slope": sbp_slope, "sbp_sd": sbp_sd,
-        "glucose_W": lat_W["glucose"], "glucose_slope": (lat_W["glucose"] - lat_W2["glucose"]) / eps,
+        "sbp_W": sbp_W, "sbp_slope": sbp_slope, "sbp_sd": sbp_sd,
+        "glucose_W": glucose_W, "glucose_slope": glucose_slope,
         "bmi_W": lat_W["bmi"], "bmi_slope": bmi_slope, "ldl_W": lat_W["ldl"], "hdl_W": hdl,
         **{f"{m}_start": np.where(np.isfinite(starts[m]), starts[m], np.nan) for m in MEDICATIONS},
     })

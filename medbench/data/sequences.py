@@ -8,7 +8,8 @@ The stages, in the order a leakage-free pipeline runs them:
    the **training patients' observations only**.
 3. :func:`to_tensors` turns the long table into ``X (N, T, F)`` (one step per visit), the
    true ``lengths`` and a step ``mask``; padded steps are zeros and carry mask 0. Per variable
-   the features are the standardised value (0 when missing), an observed flag, and the time
+   the features are the standardised value (the last observed value carried forward when it
+   was not measured at this visit), an observed flag, and the time
    since the variable was last observed (GRU-D's "delta"); per visit the visit type, the time
    since the first visit, the time left to the end of the window and the gap since the last
    visit; per patient age and sex.
@@ -221,7 +222,8 @@ def _visit_table(observations: pd.DataFrame, patient_ids: np.ndarray, max_len: i
 
 
 def to_tensors(observations: pd.DataFrame, patients: pd.DataFrame, patient_ids, scaler: SequenceScaler,
-               variables, outcomes=(), window_years: float = 5.0, max_len: int | None = None) -> SequenceData:
+               variables, outcomes=(), window_years: float = 5.0, max_len: int | None = None,
+               fill: str = "locf") -> SequenceData:
     """Build padded tensors for ``patient_ids`` (in that order).
 
     Args:
@@ -233,15 +235,20 @@ def to_tensors(observations: pd.DataFrame, patients: pd.DataFrame, patient_ids, 
         outcomes: outcome columns of ``patients`` to put in ``y``.
         window_years: length of the observation window (the prediction time).
         max_len: keep at most this many most recent visits (``None``: all).
+        fill: value of a variable at a visit where it was not measured: ``"locf"`` (last
+            observation carried forward; 0, the training mean, before the first) or ``"zero"``.
+            Either way the ``<var>_observed`` flag and ``<var>_delta`` say how fresh it is.
 
     Returns:
         A :class:`SequenceData`.
     """
     ids = np.asarray(patient_ids)
     variables = list(variables)
-    unknown = set(variables) - set(map(str, observations["variable"].unique()))
+    known = set(map(str, observations["variable"].cat.categories if hasattr(observations["variable"], "cat")
+                        else observations["variable"].unique()))
+    unknown = set(variables) - known
     if unknown:
-        raise ConfigError(f"variables {sorted(unknown)} do not occur in the observations")
+        raise ConfigError(f"variables {sorted(unknown)} do not occur in the observations' variable column")
     visits, obs = _visit_table(observations, ids, max_len)
     N, K, W = len(ids), len(variables), float(window_years)
     T = int(visits["pos"].max()) + 1
@@ -262,6 +269,13 @@ def to_tensors(observations: pd.DataFrame, patients: pd.DataFrame, patient_ids, 
         rr, pp = part["row"].to_numpy(), part["pos"].to_numpy()
         vals[rr, pp, k] = scaler.scale(var, part["value"].to_numpy())
         seen[rr, pp, k] = True
+    if fill == "locf":  # carry the last observed value forward (0 = training mean before the first)
+        idx = np.where(seen, np.arange(T)[None, :, None], -1)
+        idx = np.maximum.accumulate(idx, axis=1)
+        carried = np.take_along_axis(vals, np.clip(idx, 0, None), axis=1)
+        vals = np.where(idx >= 0, carried, 0.0).astype(np.float32)
+    elif fill != "zero":
+        raise ConfigError(f"fill must be 'locf' or 'zero', got {fill!r}")
     # time since each variable was last observed (GRU-D's delta), in window units, capped at 1
     last = np.where(seen, times[..., None], -np.inf)
     last = np.maximum.accumulate(last, axis=1)
@@ -288,14 +302,14 @@ def to_tensors(observations: pd.DataFrame, patients: pd.DataFrame, patient_ids, 
 
 
 def prepare_sequences(observations: pd.DataFrame, patients: pd.DataFrame, splits: dict, variables,
-                      outcomes=(), window_years: float = 5.0, max_len: int | None = None):
+                      outcomes=(), window_years: float = 5.0, max_len: int | None = None, fill: str = "locf"):
     """Fit a :class:`SequenceScaler` on ``splits["train"]`` and build tensors for every split.
 
     Returns:
         ``(data, scaler)`` with ``data = {split_name: SequenceData}``.
     """
     scaler = SequenceScaler().fit(observations, patients, splits["train"])
-    data = {name: to_tensors(observations, patients, ids, scaler, variables, outcomes, window_years, max_len)
+    data = {name: to_tensors(observations, patients, ids, scaler, variables, outcomes, window_years, max_len, fill)
             for name, ids in splits.items()}
     return data, scaler
 

@@ -95,23 +95,30 @@ def plot_auroc_vs_bayes(table: pd.DataFrame):
     return fig
 
 
-def plot_calibration(y_true, probs: dict, n_bins: int = 10, title: str = ""):
-    """Reliability diagram (quantile bins) of several models' probabilities for one outcome."""
-    import matplotlib.pyplot as plt
-    from sklearn.calibration import calibration_curve
+def plot_calibration_grid(y: np.ndarray, probs: dict, outcomes, n_bins: int = 10):
+    """Reliability diagrams, one panel per outcome, every model overlaid (with its Brier score).
 
-    fig, ax = plt.subplots(figsize=(3.6, 3.4))
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    for name, p in probs.items():
-        frac, mean = calibration_curve(y_true, p, n_bins=n_bins, strategy="quantile")
-        ax.plot(mean, frac, "o-", ms=3, label=name)
-    hi = float(max(np.max(p) for p in probs.values()))
-    ax.set_xlim(0, min(1, hi * 1.05))
-    ax.set_ylim(0, min(1, hi * 1.05))
-    ax.set_xlabel("predicted risk")
-    ax.set_ylabel("observed rate")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    Uses :func:`medbench.plots.classification.plot_calibration` on shared axes.
+
+    Args:
+        y: ``(N, n_outcomes)`` labels; probs: ``{model: (N, n_outcomes)}``.
+    """
+    import matplotlib.pyplot as plt
+
+    from medbench.plots.classification import plot_calibration
+
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.0 * len(outcomes), 3.8))
+    axes = np.atleast_1d(axes)
+    for j, (ax, o) in enumerate(zip(axes, outcomes)):
+        for name, p in probs.items():
+            plot_calibration(y[:, j], np.asarray(p)[:, j], n_bins=n_bins, ax=ax, label=name, title=o)
+        # keep one "perfectly calibrated" line in the legend
+        handles, labels = ax.get_legend_handles_labels()
+        keep = [i for i, l in enumerate(labels) if l != "perfectly calibrated" or labels.index(l) == i]
+        ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=6, loc="upper left")
+        hi = float(max(np.quantile(np.asarray(p)[:, j], 0.995) for p in probs.values()))
+        ax.set_xlim(0, min(1.0, hi * 1.1))
+        ax.set_ylim(0, min(1.0, hi * 1.1))
     fig.tight_layout()
     return fig
 
