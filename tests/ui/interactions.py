@@ -1,5 +1,8 @@
 """What a person does with each chapter's widgets in JupyterLab, and what must change.
 
+Each interaction's ``apply(page)`` acts, waits for the kernel's answer, asserts that the
+picture (and for Train, the progress) changed, and returns ``(description, output area)``.
+
 ``CHAPTER_INTERACTIONS`` is keyed by chapter id; a chapter issue adds its own entries.
 A chapter without an entry gets :func:`generic_interactions`: a Train button (if any) is
 clicked and must move progress and the picture; otherwise the first slider in a widget
@@ -87,7 +90,7 @@ class Slider:
     presses: int = 2
     timeout: float = 90
 
-    def apply(self, page: Page) -> str:
+    def apply(self, page: Page) -> tuple[str, Locator]:
         slider, output = _find(page, ".widget-slider", self.label, need_image=True)
         readout = slider.locator(".widget-readout")
         before_value = readout.inner_text() if readout.count() else None
@@ -103,7 +106,7 @@ class Slider:
                                  f"the image next to slider {_label(slider)!r}", self.timeout)
         _wait_for_kernel_idle(page, self.timeout)
         moved = f" {before_value} -> {readout.inner_text()}" if before_value is not None else ""
-        return f"slider {_label(slider)!r}{moved}: image {before} -> {after}"
+        return f"slider {_label(slider)!r}{moved}: image {before} -> {after}", output
 
 
 @dataclass
@@ -113,7 +116,7 @@ class Dropdown:
     label: str
     timeout: float = 90
 
-    def apply(self, page: Page) -> str:
+    def apply(self, page: Page) -> tuple[str, Locator]:
         dropdown, output = _find(page, ".widget-dropdown", self.label, need_image=True)
         select = dropdown.locator("select")
         current = select.input_value()
@@ -125,7 +128,7 @@ class Dropdown:
         after = _wait_for_change(page, lambda: image_digests(output), before,
                                  f"the image next to dropdown {self.label!r}", self.timeout)
         _wait_for_kernel_idle(page, self.timeout)
-        return f"dropdown {self.label!r} {current} -> {options[0]}: image {before} -> {after}"
+        return f"dropdown {self.label!r} {current} -> {options[0]}: image {before} -> {after}", output
 
 
 @dataclass
@@ -141,7 +144,7 @@ class Button:
     expect_image: bool = True
     timeout: float = 180
 
-    def apply(self, page: Page) -> str:
+    def apply(self, page: Page) -> tuple[str, Locator]:
         button, output = _find(page, "button", self.label)
         notes = []
         if self.shorten:
@@ -169,7 +172,8 @@ class Button:
         assert not re.search(r"Traceback \(most recent call last\)", text), f"{name!r} showed a traceback: {text[-800:]}"
         assert after_images != before_images or not self.expect_image, f"the curve after {name!r} is the one before"
         return (f"button {name!r}{' (' + ', '.join(notes) + ')' if notes else ''}: "
-                f"progress {before_progress['bars']} -> {after_progress['bars']}, image {before_images} -> {after_images}")
+                f"progress {before_progress['bars']} -> {after_progress['bars']}, image {before_images} -> {after_images}",
+                output)
 
 
 def _shorten(output: Locator, label: str) -> list[str]:
@@ -197,7 +201,7 @@ def _shorten(output: Locator, label: str) -> list[str]:
 CHAPTER_INTERACTIONS: dict[str, list] = {
     "00": [Slider("learning rate"), Dropdown("surface")],  # OptimizerExplorer
     "01": [Slider(r"slice")],  # SliceViewer: move the slice, the image changes
-    "02": [Button()],  # TrainingPanel: Train -> progress and curve update
+    "02": [Button(), Slider(r"^case$")],  # TrainingPanel: Train -> progress and curve; PredictionBrowser
     "04": [Button()],  # TrainingPanel
 }
 

@@ -5,6 +5,8 @@ Screenshots: ``reports/ui-screenshots/`` (or ``$MEDBENCH_UI_SCREENSHOTS``).
 """
 from __future__ import annotations
 
+import time
+
 import nbformat
 import pytest
 
@@ -17,11 +19,13 @@ pytestmark = pytest.mark.ui
 CHAPTERS = chapter_notebooks()
 
 
-def _screenshot(page, screenshot_dir, name: str) -> str:
+def _screenshot(page, screenshot_dir, name: str, target=None) -> str:
+    """Save the viewport, scrolled to ``target`` (a locator) or to the first widget."""
     path = f"{screenshot_dir}/{name}.png"
-    first_widget = page.locator(".jp-Notebook .jp-OutputArea-output:not([data-mime-type]) .jupyter-widgets").first
-    if first_widget.count():
-        first_widget.scroll_into_view_if_needed()
+    if target is None:
+        target = page.locator(".jp-Notebook .jp-OutputArea-output:not([data-mime-type]) .jupyter-widgets").first
+    if target.count():
+        target.scroll_into_view_if_needed()
     page.screenshot(path=path)
     print(f"screenshot: {path}")
     return path
@@ -37,8 +41,10 @@ def test_chapter_runs_renders_and_responds_in_jupyterlab(notebook, lab_server, b
     try:
         open_notebook(page, lab_server.lab_url(copy.name))
         lab_server.remember_children()  # the kernel: stopped by pid at teardown whatever happens
+        start = time.perf_counter()
         run_all_cells(page)
         state = wait_until_done(page)
+        print(f"{notebook.name}: Run All Cells finished in {time.perf_counter() - start:.1f}s")
 
         # No cell failed, in JupyterLab's model or on screen, and every code cell ran.
         errors = dom_errors(page)
@@ -69,10 +75,13 @@ def test_chapter_runs_renders_and_responds_in_jupyterlab(notebook, lab_server, b
 
         shot = _screenshot(page, screenshot_dir, notebook.stem)
         # Interacting works: each change reaches the kernel and comes back as a new picture.
+        output = None
         for interaction in interactions:
-            print(interaction.apply(page))
-        if interactions:
-            shot = _screenshot(page, screenshot_dir, notebook.stem)  # after the interactions
+            start = time.perf_counter()
+            what, output = interaction.apply(page)
+            print(f"{what} [{time.perf_counter() - start:.1f}s]")
+        if output is not None:
+            shot = _screenshot(page, screenshot_dir, notebook.stem, output)  # after the last interaction
         assert current_state(page)["errors"] == [], "an interaction raised in the kernel"
     except BaseException:
         try:

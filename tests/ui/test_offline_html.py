@@ -41,13 +41,14 @@ _FIGURES_JS = """() => Array.from(document.querySelectorAll('img'))
 
 
 def _outputs(nb_path) -> tuple[int, int]:
-    """(widget-view outputs, PNG figure outputs) of an executed notebook."""
+    """(widget-view outputs, PNG figure outputs that are not widgets) of an executed notebook."""
     widgets = figures = 0
     for cell in nbformat.read(nb_path, as_version=4).cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            widgets += "application/vnd.jupyter.widget-view+json" in data
-            figures += "image/png" in data
+            is_widget = "application/vnd.jupyter.widget-view+json" in data
+            widgets += is_widget
+            figures += "image/png" in data and not is_widget  # a widget's PNG fallback is not shown in HTML
     return widgets, figures
 
 
