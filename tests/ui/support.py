@@ -102,6 +102,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGTERM the server if pytest itself is killed (kernels follow their parent)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def jupyter_command() -> list[str]:
     """The venv's ``jupyter lab`` (next to this interpreter), as ``make lab`` starts it."""
     exe = Path(sys.executable).with_name("jupyter")
@@ -183,7 +193,8 @@ class LabServer:
                 cmd.append("--allow-root")
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=_die_with_parent if sys.platform == "linux" else None)
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
