@@ -45,21 +45,24 @@ def test_per_step_outputs_match_prefixes():
 
 def test_learns_a_sequence_dependent_target():
     """The label is whether the sum of values over the real steps is positive."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and others run tests too
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(512, 8, 1, generator=g)
-    lengths = torch.randint(1, 9, (512,), generator=g)
+    x = torch.randn(256, 8, 1, generator=g)
+    lengths = torch.randint(1, 9, (256,), generator=g)
     pad = torch.arange(8)[None, :] >= lengths[:, None]
     x[pad] = 0
     y = (x.sum((1, 2)) > 0).float()[:, None]
     torch.manual_seed(0)
     model = RecurrentClassifier(1, cell="lstm", hidden_size=16, dropout=0.0)
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(150):
+    opt = torch.optim.Adam(model.parameters(), 2e-2)
+    for _ in range(80):
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x, lengths), y)
         loss.backward()
         opt.step()
     acc = ((model(x, lengths) > 0).float() == y).float().mean()
+    torch.set_num_threads(threads)
     assert acc > 0.9
 
 
