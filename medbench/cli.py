@@ -58,6 +58,14 @@ def _cmd_data_list(args) -> int:
     return 0
 
 
+def _cmd_train_segmentation(args) -> int:
+    from medbench.segmentation import main as seg_main
+
+    argv = ["--config", str(args.config)] + (["--out", str(args.out)] if args.out else [])
+    argv += [a for kv in (args.set or []) for a in ("--set", kv)] + (["--progress"] if args.progress else [])
+    return seg_main(argv, prog="medbench train segmentation")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medbench", description="Clinical data science workbench: chapters as reports.")
     parser.add_argument("--notebooks", type=Path, default=None,
@@ -84,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_dlist.add_argument("-v", "--verbose", action="store_true", help="also say where each file is or how to get it")
     p_dlist.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p_dlist.set_defaults(func=_cmd_data_list)
+
+    p_train = sub.add_parser("train", help="train a model from a YAML config (works under torchrun)")
+    train_sub = p_train.add_subparsers(dest="train_command", required=True)
+    p_tseg = train_sub.add_parser("segmentation", help="3D segmentation (medbench.segmentation.SegConfig keys)")
+    p_tseg.add_argument("--config", required=True, type=Path, help="YAML file with SegConfig keys")
+    p_tseg.add_argument("--out", type=Path, help="output folder (default: the config's out_dir, else ./segmentation_run)")
+    p_tseg.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. epochs=5")
+    p_tseg.add_argument("--progress", action="store_true", help="show progress bars")
+    p_tseg.set_defaults(func=_cmd_train_segmentation)
     return parser
 
 

@@ -187,6 +187,17 @@ def test_msd_folder_path(tmp_path, monkeypatch):
         build_dataset(SegConfig(dataset="msd:Task09_Spleen"))
 
 
+def test_entry_point_reports_bad_config(tmp_path, capsys):
+    from medbench.segmentation import main
+
+    assert main(["--config", str(tmp_path / "none.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 2\nlearning_rate: 0.1\n")
+    assert main(["--config", str(bad)]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_entry_point_under_torchrun_with_two_processes(tmp_path):
     import yaml
@@ -199,7 +210,7 @@ def test_entry_point_under_torchrun_with_two_processes(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "medbench.segmentation", "--config", str(path), "--out", str(out)],
+         "-m", "medbench.cli", "train", "segmentation", "--config", str(path), "--out", str(out), "--set", "epochs=1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
