@@ -50,6 +50,7 @@ tremor_weeks = 12  # weeks of follow-up
 tremor_windows = 30  # 4-second windows per patient and week
 tremor_epochs = 8  # epochs of the tremor CNN
 torch_threads = 1  # small recurrent nets run fastest on one thread of a busy 2-core CPU
+device = "cpu"  # "cpu", "cuda", "mps" or "auto" for the recurrent and tremor networks
 
 # %%
 import time
@@ -79,6 +80,7 @@ from medbench.widgets.training_panel import TrainingPanel
 
 medbench.seed_everything(seed)
 torch.set_num_threads(torch_threads)
+dev = medbench.get_device(None if device == "auto" else device)
 t_start = time.time()
 
 # %% [markdown]
@@ -208,7 +210,7 @@ def train_recurrent(cell, outcomes, callbacks=(), n_epochs=None, learning_rate=N
                   data["val"].loader(1024, outcomes=outcomes), loss_fn=torch.nn.BCEWithLogitsLoss(),
                   epochs=n_epochs or epochs, lr=learning_rate or lr, weight_decay=weight_decay, scheduler="cosine",
                   metrics={"auroc": torch_metric("auroc", task)}, monitor="val_auroc", precision="fp32",
-                  device="cpu", seed=seed, progress=False, callbacks=list(callbacks))
+                  device=dev, seed=seed, progress=False, callbacks=list(callbacks))
     return model, history
 
 
@@ -271,7 +273,7 @@ for o in OUTCOMES:
     medbench.record(f"gru_auroc_{o}", auc[(o, "gru")])
     medbench.record(f"logreg_auroc_{o}", auc[(o, "logreg")])
     medbench.record(f"bayes_auroc_{o}", auc[(o, "bayes (true risk)")])
-medbench.record("multitask_auroc_mean", float(np.mean([auc[(o, "multitask lstm")] for o in OUTCOMES])))
+medbench.record("multitask_auroc_mean", float(np.mean([auc[(o, "multitask lstm")] for o in OUTCOMES])));
 
 # %%
 seq_models = ["lstm", "gru", "multitask lstm"]
@@ -374,7 +376,7 @@ gbsg2_cox.summary[["coef", "exp(coef)", "p"]].round(3)
 
 # %%
 medbench.record("cindex_cox_gbsg2", cindex_table.loc["gbsg2", "Cox c-index"])
-medbench.record("cindex_neural_gbsg2", cindex_table.loc["gbsg2", "neural Cox c-index"])
+medbench.record("cindex_neural_gbsg2", cindex_table.loc["gbsg2", "neural Cox c-index"]);
 
 # %% [markdown]
 # On a few hundred patients the flexible network rarely beats the Cox model: the proportional
@@ -425,11 +427,11 @@ torch.manual_seed(seed)
 cnn = TremorCNN(channels=32, init_score=float(tremor.severity[is_train].mean()))
 cnn_history = fit(cnn, windows(is_train, True), windows(is_val, False), loss_fn=torch.nn.SmoothL1Loss(),
                   epochs=tremor_epochs, lr=3e-3, weight_decay=1e-4, scheduler="cosine", precision="fp32",
-                  device="cpu", seed=seed, progress=False)
+                  device=dev, seed=seed, progress=False)
 cnn.eval()
 with torch.no_grad():
-    cnn_pred = np.clip(torch.cat([cnn(x) for x, _ in windows(np.ones(len(tremor.severity), bool), False)])
-                       .numpy().ravel(), 0, 4)
+    all_windows = windows(np.ones(len(tremor.severity), bool), False)
+    cnn_pred = np.clip(torch.cat([cnn(x.to(dev)).cpu() for x, _ in all_windows]).numpy().ravel(), 0, 4)
 
 # %%
 truth = tremor.severity
@@ -441,7 +443,7 @@ mae_table.round(3)
 
 # %%
 medbench.record("tremor_mae", float(mae_table.loc["all windows", "cnn"]))
-medbench.record("tremor_baseline_mae", float(mae_table.loc["all windows", "baseline"]))
+medbench.record("tremor_baseline_mae", float(mae_table.loc["all windows", "baseline"]));
 
 # %% [markdown]
 # **Tracking progression.** Averaging a week's windows (median) gives a weekly score per
