@@ -42,7 +42,7 @@ def browser(playwright_driver, tmp_path):
         str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 1400, "height": 1000}, accept_downloads=False,
     )
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(120_000)
     try:
         yield context
     finally:

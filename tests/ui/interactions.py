@@ -88,7 +88,7 @@ class Slider:
     label: str | None = None  # regex on the description; None: the first slider in a widget with an image
     key: str = "ArrowRight"
     presses: int = 2
-    timeout: float = 90
+    timeout: float = 300  # a bound for a stuck kernel, not a speed requirement
 
     def apply(self, page: Page) -> tuple[str, Locator]:
         slider, output = _find(page, ".widget-slider", self.label, need_image=True)
@@ -114,7 +114,7 @@ class Dropdown:
     """Pick another option in a dropdown; an image in its widget must change."""
 
     label: str
-    timeout: float = 90
+    timeout: float = 300
 
     def apply(self, page: Page) -> tuple[str, Locator]:
         dropdown, output = _find(page, ".widget-dropdown", self.label, need_image=True)
@@ -142,7 +142,7 @@ class Button:
     label: str = r"^\s*train\b"
     shorten: str | None = r"epoch"
     expect_image: bool = True
-    timeout: float = 180
+    timeout: float = 600
 
     def apply(self, page: Page) -> tuple[str, Locator]:
         button, output = _find(page, "button", self.label)
@@ -156,15 +156,20 @@ class Button:
         button.click()
         deadline = time.monotonic() + self.timeout
         changed_progress = changed_image = False
-        while time.monotonic() < deadline and not (changed_progress and (changed_image or not self.expect_image)):
-            page.wait_for_timeout(250)
-            changed_progress = changed_progress or progress() != before_progress
+        seen = [before_progress["bars"]]  # progress-bar states observed while it trains
+        while time.monotonic() < deadline and (button.is_disabled() or not changed_progress
+                                               or not (changed_image or not self.expect_image)):
+            page.wait_for_timeout(200)
+            now = progress()
+            if now["bars"] != seen[-1]:
+                seen.append(now["bars"])
+            changed_progress = changed_progress or now != before_progress
             changed_image = changed_image or image_digests(output) != before_images
         assert changed_progress, f"no progress shown within {self.timeout:.0f}s of clicking {name!r}"
+        if before_progress["bars"]:  # a progress bar must have moved, not just a status text
+            assert len(seen) > 1, f"the progress bar stayed at {seen[0]} while {name!r} ran"
         assert changed_image or not self.expect_image, f"no curve/image update within {self.timeout:.0f}s of clicking {name!r}"
-        # The run ends (training may run in a kernel thread: wait for the button to come back).
-        while time.monotonic() < deadline and button.is_disabled():
-            page.wait_for_timeout(250)
+        # The run ends (training may run in a kernel thread: the button comes back).
         assert not button.is_disabled(), f"{name!r} still running after {self.timeout:.0f}s"
         _wait_for_kernel_idle(page, max(10.0, deadline - time.monotonic()))
         after_progress, after_images = progress(), image_digests(output)
@@ -172,7 +177,8 @@ class Button:
         assert not re.search(r"Traceback \(most recent call last\)", text), f"{name!r} showed a traceback: {text[-800:]}"
         assert after_images != before_images or not self.expect_image, f"the curve after {name!r} is the one before"
         return (f"button {name!r}{' (' + ', '.join(notes) + ')' if notes else ''}: "
-                f"progress {before_progress['bars']} -> {after_progress['bars']}, image {before_images} -> {after_images}",
+                f"progress bars seen {' -> '.join(map(str, seen + [after_progress['bars']]))}, "
+                f"image {before_images} -> {after_images}",
                 output)
 
 

@@ -176,7 +176,7 @@ class LabServer:
             (self.root / d).mkdir(exist_ok=True)
         return app_settings
 
-    def start(self, timeout: float = 90.0, attempts: int = 3) -> None:
+    def start(self, timeout: float = 180.0, attempts: int = 3) -> None:
         app_settings = self._write_settings()
         for attempt in range(attempts):
             self.port = free_port()

@@ -85,7 +85,7 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
                 ".filter(s => Array.from(s.parentElement.children).some(e => e !== s && (e.classList.contains('jupyter-widgets')"
                 " || e.querySelector('.jupyter-widgets')))"
                 " && Array.from(s.parentElement.querySelectorAll('img')).every(i => i.complete)).length >= n",
-                arg=n_widgets, timeout=60_000)
+                arg=n_widgets, timeout=180_000)
         widgets = page.evaluate(_WIDGETS_JS)
         figures = page.evaluate(_FIGURES_JS)
         first = page.locator(".jupyter-widgets-disconnected").first
