@@ -124,8 +124,10 @@ class ImageClassifier:
         balance: ``"none"``, ``"weights"`` (class-weighted cross-entropy, weights = inverse
             class frequency) or ``"sampler"`` (``WeightedRandomSampler`` drawing classes equally).
         intensity_range: input range mapped to [0, 1] (HU window for CT, ``(0, 255)`` for MedMNIST).
-        val_fraction: fraction of patients held out for validation (early stopping and
-            best-epoch selection); 0 trains on everything for ``epochs``.
+        val_fraction: fraction of patients held out for validation: early stopping and
+            best-epoch selection on the validation loss (AUROC is recorded too, but it saturates
+            at 1.0 on easy tasks and would pick an under-trained early epoch); 0 trains on
+            everything for ``epochs``.
         patience: early-stopping patience in epochs.
         precision: ``fp32`` / ``bf16`` / ``amp`` / ``auto`` (see :mod:`medbench.training`).
         init_from: a model or state dict to start from (transfer learning); layers whose
@@ -244,7 +246,7 @@ class ImageClassifier:
         self.history_ = fit(
             net, train_loader, val_loader, loss_fn=self._loss(labels), epochs=self.epochs, lr=self.lr,
             scheduler="cosine", metrics={"auroc": torch_metric("auroc", metric_task)} if val_loader else None,
-            monitor="val_auroc" if val_loader else None, patience=self.patience if val_loader else None,
+            monitor="val_loss" if val_loader else None, patience=self.patience if val_loader else None,
             precision=self.precision, device=self.device, seed=self.seed, **kw)
         self.model_ = net.eval()
         self.train_seconds_ = time.perf_counter() - t0
