@@ -69,6 +69,9 @@ def screenshot_dir() -> str:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if SCREENSHOT_DIR.is_dir() and any(SCREENSHOT_DIR.glob("*.png")):
+    """Say where the screenshots went, when browser tests ran (xdist: reports reach the controller)."""
+    ran = any(getattr(r, "when", None) == "call" and "tests/ui/" in getattr(r, "nodeid", "")
+              for reports in terminalreporter.stats.values() for r in reports)
+    if ran and SCREENSHOT_DIR.is_dir():
         terminalreporter.write_line(f"UI screenshots: {SCREENSHOT_DIR}")
 
