@@ -47,9 +47,9 @@ lr = 0.002  # Adam learning rate
 batch_size = 64  # mini-batch size
 augment = True  # MONAI random flips / rotations / noise during training
 precision = "fp32"  # fp32 | bf16 | auto (bf16 autocast where the CPU supports it)
-balance_epochs = 5  # epochs per run in the class-imbalance comparison
+balance_epochs = 10  # epochs per run in the class-imbalance comparison
 cv_folds = 5  # patient-level cross-validation folds
-cv_epochs = 6  # epochs per fold
+cv_epochs = 8  # epochs per fold
 pretrain_epochs = 8  # transfer learning: epochs on the source task (MedMNIST runs; phantom reuses section 3's model)
 target_patients = 160  # transfer learning: patients of the target (malignancy) task, 5 nodule patches each
 finetune_sizes = [32, 128, 480]  # transfer learning: labelled target patches
@@ -173,7 +173,8 @@ clf = ImageClassifier(model_name, epochs=epochs, lr=lr, batch_size=batch_size, a
 clf.fit(X_train, y_train, g_train)
 train_seconds = clf.train_seconds_
 print(f"{len(clf.history_)} epochs, best epoch {clf.history_.best_epoch} "
-      f"(val AUROC {clf.history_.best_score:.3f}), {train_seconds:.1f} s, precision {clf.history_.precision}")
+      f"(val loss {clf.history_.best_score:.3f}, val AUROC {clf.history_['val_auroc'][clf.history_.best_epoch - 1]:.3f}), "
+      f"{train_seconds:.1f} s, precision {clf.history_.precision}")
 plot_training_curves(clf.history_.records, metrics=("val_auroc",), title=f"{model_name}: training curves");
 
 # %% [markdown]
