@@ -206,8 +206,9 @@ def _shorten(output: Locator, label: str) -> list[str]:
 # Chapter id -> what a person does there. Chapter issues add their interactions here.
 CHAPTER_INTERACTIONS: dict[str, list] = {
     "00": [Slider("learning rate"), Dropdown("surface")],  # OptimizerExplorer
-    "01": [Slider(r"slice")],  # SliceViewer: move the slice, the image changes
+    "01": [Slider(r"^slice$")],  # SliceViewer: move the slice, the image changes
     "02": [Button(), Slider(r"^case$")],  # TrainingPanel: Train -> progress and curve; PredictionBrowser
+    "03": [Button(), Slider(r"^slice$")],  # TrainingPanel; SliceViewer of a case
     "04": [Button()],  # TrainingPanel
 }
 

@@ -6,6 +6,7 @@ Screenshots: ``reports/ui-screenshots/`` (or ``$MEDBENCH_UI_SCREENSHOTS``).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -36,8 +37,8 @@ def test_chapter_runs_renders_and_responds_in_jupyterlab(notebook, lab_server, b
     chapter_id = notebook.stem.split("_")[0]
     params = smoke_parameters(notebook)
     copy = parameterized_copy(notebook, lab_server.notebook_dir, params)
+    Path(screenshot_dir, f"{notebook.stem}.failed.png").unlink(missing_ok=True)  # from an earlier run
     page = browser.new_page()
-    shot = None
     try:
         open_notebook(page, lab_server.lab_url(copy.name))
         lab_server.remember_children()  # the kernel: stopped by pid at teardown whatever happens
@@ -68,25 +69,23 @@ def test_chapter_runs_renders_and_responds_in_jupyterlab(notebook, lab_server, b
         interactions = interactions_for(chapter_id, page)
         if interactions:
             assert widgets, f"{notebook.name}: interactions are listed but no widget rendered"
-        if chapter_id == "01" or any(type(i).__name__ == "Slider" and i.label and "slice" in i.label
-                                     for i in interactions):
-            assert any(w["images"] and w["sliders"] for w in widgets), \
-                "the SliceViewer (an image with a slice slider) did not render"
 
-        shot = _screenshot(page, screenshot_dir, notebook.stem)
+        _screenshot(page, screenshot_dir, notebook.stem)
         # Interacting works: each change reaches the kernel and comes back as a new picture.
+        # (Finding the control is itself a check: e.g. Slider("^slice$") needs a rendered
+        # SliceViewer, a slice slider in the same widget as a decoded image.)
         output = None
         for interaction in interactions:
             start = time.perf_counter()
             what, output = interaction.apply(page)
             print(f"{what} [{time.perf_counter() - start:.1f}s]")
         if output is not None:
-            shot = _screenshot(page, screenshot_dir, notebook.stem, output)  # after the last interaction
+            _screenshot(page, screenshot_dir, notebook.stem, output)  # after the last interaction
         assert current_state(page)["errors"] == [], "an interaction raised in the kernel"
     except BaseException:
         try:
-            shot = shot or _screenshot(page, screenshot_dir, notebook.stem + ".failed")
-        except Exception:
+            _screenshot(page, screenshot_dir, notebook.stem + ".failed")
+        except Exception:  # the page may be gone; the test's own error matters more
             pass
         raise
     finally:
