@@ -108,3 +108,14 @@ def test_bad_profile_value_type(fixture_notebooks, tmp_path, capsys):
     (fixture_notebooks / "profiles" / "smoke.yaml").write_text('chapters:\n  "10":\n    parameters: {n: "many"}\n')
     assert _run(["report", "--profile", "smoke", "--out", str(tmp_path / "o")], fixture_notebooks) == 2
     assert "parameter 'n' (profile 'smoke') must be int" in capsys.readouterr().err
+
+
+def test_values_parse_like_python_literals_and_yaml(fixture_notebooks):
+    from medbench.reports import discover_chapters, resolve_parameters
+
+    (good, _) = discover_chapters(fixture_notebooks)
+    resolved = resolve_parameters([good], {}, {"scale": "2e-3", "verbose": "true", "label": "2e-3", "n": "7"})
+    assert resolved["10"] == {"scale": 0.002, "verbose": True, "label": "2e-3", "n": 7}
+    # A YAML profile value written 2e-3 (a string in YAML 1.1) is still a float parameter.
+    resolved = resolve_parameters([good], {"10": {"parameters": {"scale": "2e-3"}}}, {})
+    assert resolved["10"]["scale"] == 0.002
