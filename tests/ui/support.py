@@ -150,6 +150,10 @@ class LabServer:
         for key in [k for k in env if k.startswith("PYTEST_") or k.startswith("JPY_")]:
             env.pop(key)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        # Hermetic: a user's own Jupyter/IPython config, kernels or startup files do not apply.
+        env["JUPYTER_CONFIG_DIR"] = str(self.root / "jupyter-config")
+        env["JUPYTER_DATA_DIR"] = str(self.root / "jupyter-data")
+        env["IPYTHONDIR"] = str(self.root / "ipython")
         env["JUPYTER_RUNTIME_DIR"] = str(self.root / "runtime")
         env["JUPYTERLAB_SETTINGS_DIR"] = str(self.root / "user-settings")
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(self.root / "workspaces")
@@ -172,7 +176,7 @@ class LabServer:
         for plugin, values in LAB_OVERRIDES.items():
             overrides.setdefault(plugin, {}).update(values)
         (app_settings / "overrides.json").write_text(json.dumps(overrides, indent=2))
-        for d in ("runtime", "user-settings", "workspaces", "data"):
+        for d in ("runtime", "user-settings", "workspaces", "data", "jupyter-config", "jupyter-data", "ipython"):
             (self.root / d).mkdir(exist_ok=True)
         return app_settings
 
