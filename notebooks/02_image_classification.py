@@ -50,12 +50,12 @@ precision = "fp32"  # fp32 | bf16 | auto (bf16 autocast where the CPU supports i
 balance_epochs = 10  # epochs per run in the class-imbalance comparison
 cv_folds = 5  # patient-level cross-validation folds
 cv_epochs = 8  # epochs per fold
-pretrain_epochs = 8  # transfer learning: epochs on the source task (MedMNIST runs; phantom reuses section 3's model)
+pretrain_epochs = 8  # transfer learning: epochs on the source task (MedMNIST runs; the phantom run reuses the section 3 model)
 target_patients = 160  # transfer learning: patients of the target (malignancy) task, 5 nodule patches each
 finetune_sizes = [32, 128, 480]  # transfer learning: labelled target patches
 finetune_steps = 120  # transfer learning: optimiser steps per run (batch 32), whatever the set size
 n_boot = 1000  # bootstrap resamples for confidence intervals
-threads = 1  # torch CPU threads; 1 suits small models on 2 shared cores, 0 = torch's default
+threads = 1  # torch CPU threads: 1 suits small models on 2 shared cores, 0 keeps the torch default
 
 # %%
 import time
