@@ -39,10 +39,12 @@ seed = 0  # random seed for data, weights and crops
 dataset = "phantom"  # "phantom", "brain" or "msd:<task folder in <data dir>/msd/>"
 n_train = 12  # training volumes (phantom / brain)
 n_val = 4  # held-out volumes
+grid = "64x64x40"  # phantom grid in voxels over a fixed 384 x 384 x 320 mm field of view
 model_name = "unet"  # unet, basicunet, unetr, swinunetr (the transformers want a GPU)
 channels = "16,32,64,128"  # network width per level
 epochs = 40  # training epochs
-lr = 0.003  # peak learning rate (one-cycle schedule, AdamW)
+lr = 0.003  # peak learning rate (AdamW)
+schedule = "onecycle"  # learning-rate schedule: "onecycle", "cosine" or "none"
 batch_size = 2  # volumes per batch (each gives num_samples crops)
 num_samples = 2  # label-balanced crops per volume per epoch
 roi_size = "48x48x32"  # training crop size, also the sliding-window ROI (voxels)
@@ -70,10 +72,12 @@ from medbench.widgets.training_panel import TrainingPanel
 medbench.seed_everything(seed)
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+shape = tuple(int(v) for v in grid.split("x"))
 cfg = seg.SegConfig(
     dataset=dataset, n_train=n_train, n_val=n_val, model=model_name,
+    shape=shape, spacing=(384 / shape[0], 384 / shape[1], 320 / shape[2]),
     channels=tuple(int(c) for c in channels.split(",")), strides=(2,) * (len(channels.split(",")) - 1),
-    epochs=epochs, lr=lr, batch_size=batch_size, num_samples=num_samples,
+    epochs=epochs, lr=lr, scheduler=None if schedule == "none" else schedule, batch_size=batch_size, num_samples=num_samples,
     roi_size=tuple(int(v) for v in roi_size.split("x")), overlap=overlap, precision=precision,
     keep_largest=keep_largest, validate_every_epoch=validate_every_epoch, seed=seed,
 )
