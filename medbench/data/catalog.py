@@ -163,6 +163,24 @@ def _build() -> list[Dataset]:
         "breast-cancer-wisconsin", "tabular", "UCI Breast Cancer Wisconsin (Diagnostic), via scikit-learn",
         "CC BY 4.0", "medbench.data.tabular.breast_cancer", True, "569 patients, 30 features, malignant/benign",
         _needs_module("sklearn", "ships with scikit-learn")))
+    out.append(Dataset(
+        "ehr-cohort-sim", "simulator: longitudinal EHR", "irregular visits, vitals/labs, medications, missingness "
+        "not at random, outcomes with known true risk (medbench)", "BSD-3-Clause (medbench); synthetic",
+        "medbench.data.ehr.simulate_ehr", True, "diabetes, hypertension and CVD within a horizon",
+        _needs_module("medbench.data.ehr", "simulator")))
+    out.append(Dataset(
+        "tremor-sim", "simulator: wearable accelerometry", "3-axis wrist accelerometer with 4-6 Hz rest tremor "
+        "tied to a severity score (medbench)", "BSD-3-Clause (medbench); synthetic",
+        "medbench.data.tremor.simulate_tremor", True, "Parkinson's tremor severity over simulated weeks",
+        _needs_module("medbench.data.tremor", "simulator")))
+    out.append(Dataset(
+        "gbsg2", "survival (tabular)", "German Breast Cancer Study Group 2 (R package TH.data), shipped in lifelines",
+        "GPL-2 (TH.data)", "medbench.data.survival_cohorts.load_cohort", True, "686 patients, recurrence-free survival",
+        _needs_module("lifelines", "ships with lifelines")))
+    out.append(Dataset(
+        "ncctg-lung", "survival (tabular)", "NCCTG advanced lung cancer (R package survival), shipped in lifelines",
+        "LGPL-2 (survival)", "medbench.data.survival_cohorts.load_cohort", True, "228 patients, overall survival; load_cohort('lung')",
+        _needs_module("lifelines", "ships with lifelines")))
     for flag, info in MEDMNIST_FLAGS.items():
         out.append(Dataset(
             f"medmnist/{flag}", f"MedMNIST {info.dim}D: {info.modality}",

@@ -10,6 +10,8 @@ import importlib
 
 _EXPORTS = {
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
+    "PatientExplorer": "medbench.widgets.patient_explorer",
+    "WhatIfPanel": "medbench.widgets.patient_explorer",
     "SliceViewer": "medbench.widgets.slice_viewer",
 }
 
