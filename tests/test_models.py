@@ -120,3 +120,14 @@ def test_image_classifier_balance_modes_and_transfer():
     assert not torch.equal(src["classifier.4.weight"], dst["classifier.4.weight"])
     with pytest.raises(ConfigError, match="balance"):
         ImageClassifier(balance="oversample")
+
+
+def test_factory_builds_recurrent_models_for_sequences():
+    import torch
+
+    from medbench.models import make_model
+
+    for cell in ("lstm", "gru"):
+        model = make_model(cell, in_channels=5, num_classes=3, hidden_size=8)
+        out = model(torch.randn(4, 7, 5), torch.tensor([7, 5, 3, 1]))
+        assert out.shape == (4, 3)

@@ -47,11 +47,23 @@ def _efficientnet_b0(spatial_dims, in_channels, num_classes, **kw):
                           in_channels=in_channels, num_classes=num_classes, **kw)
 
 
+def _recurrent(cell):
+    def build(spatial_dims, in_channels, num_classes, **kw):
+        from medbench.models.recurrent import RecurrentClassifier
+
+        # Sequences (B, T, F): in_channels = F features, num_classes = tasks; spatial_dims is unused.
+        return RecurrentClassifier(in_channels, cell=cell, n_tasks=num_classes, **kw)
+
+    return build
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": _small_cnn,
     "densenet121": _densenet121,
     "resnet18": _resnet18,
     "efficientnet_b0": _efficientnet_b0,
+    "lstm": _recurrent("lstm"),
+    "gru": _recurrent("gru"),
 }
 
 
@@ -60,7 +72,9 @@ def make_model(name: str, *, spatial_dims: int = 2, in_channels: int = 1, num_cl
 
     Args:
         name: one of :data:`MODELS` (``"small_cnn"``, ``"densenet121"``, ``"resnet18"``,
-            ``"efficientnet_b0"``).
+            ``"efficientnet_b0"``; ``"lstm"``/``"gru"`` for sequences ``(B, T, F)`` with
+            ``in_channels=F`` and ``num_classes`` = number of tasks, see
+            :class:`medbench.models.recurrent.RecurrentClassifier`).
         spatial_dims: 2 for images ``(B, C, H, W)``, 3 for volumes ``(B, C, H, W, D)``.
         in_channels: input channels C.
         num_classes: number of output logits K (use 1 for a single-logit binary model).

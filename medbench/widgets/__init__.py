@@ -11,8 +11,10 @@ import importlib
 _EXPORTS = {
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
     "PatientExplorer": "medbench.widgets.patient_explorer",
+    "PredictionBrowser": "medbench.widgets.prediction_browser",
     "WhatIfPanel": "medbench.widgets.patient_explorer",
     "SliceViewer": "medbench.widgets.slice_viewer",
+    "TrainingPanel": "medbench.widgets.training_panel",
 }
 
 __all__ = sorted(_EXPORTS)
