@@ -36,8 +36,9 @@ venv: $(STAMP)
 report: venv
 	$(BIN)/medbench report --profile $(PROFILE) --jobs $(JOBS)
 
-## The whole test suite (unit tests, every chapter at the smoke profile, CLI).
+## The whole test suite (unit tests, every chapter at the smoke profile, CLI, browser tests).
 test: venv
+	bash tests/ui/install_browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## JupyterLab on notebooks/ with the venv's kernel.

@@ -293,6 +293,7 @@ def run_chapter(chapter: Chapter, parameters: dict, out: Path, expect: dict | No
     entry = {"id": chapter.id, "name": chapter.name, "title": chapter.title, "parameters": parameters,
              "status": "ok", "error": None, "metrics": {}, "checks": [],
              "notebook": out_nb.name, "html": out_html.name}
+    _inline_figures_for_kernels()
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -318,6 +319,14 @@ def run_chapter(chapter: Chapter, parameters: dict, out: Path, expect: dict | No
         entry["notebook"] = entry["html"] = None
     entry["checks"] = check_expectations(entry["metrics"], expect or {})
     return entry
+
+
+def _inline_figures_for_kernels() -> None:
+    """Kernels inherit the environment: a non-inline ``$MPLBACKEND`` (e.g. ``Agg``) would stop
+    them from displaying figures, and reports would silently lose them. Drop it."""
+    backend = os.environ.get("MPLBACKEND", "")
+    if backend and "inline" not in backend:
+        del os.environ["MPLBACKEND"]
 
 
 def _describe(exc: Exception) -> str:

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-FIXTURE_NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
 
-# Tests never download and never touch the user's cache.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Figures drawn in the test process itself go nowhere. (Not via $MPLBACKEND: the chapter
+# kernels that papermill starts would inherit it and reports would lose their figures.)
+matplotlib.use("Agg")
 
 
 @pytest.fixture(autouse=True)
