@@ -479,7 +479,7 @@ def build_model(name: str = "unet", in_channels: int = 1, out_channels: int = 2,
         name: ``"unet"`` (``monai.networks.nets.UNet`` with ``channels``/``strides``, batch norm),
             ``"basicunet"`` (``BasicUNet``, features from ``channels``), ``"unetr"`` (ViT encoder;
             needs a fixed ``roi_size``, each side divisible by 16) or ``"swinunetr"`` (each side
-            divisible by 32). The transformers are heavy on a CPU; keep them for a GPU.
+            divisible by 32 and at least 64). The transformers are heavy on a CPU; keep them for a GPU.
         in_channels, out_channels: input channels and number of classes (with background).
 
     Returns:
@@ -504,8 +504,9 @@ def build_model(name: str = "unet", in_channels: int = 1, out_channels: int = 2,
         return nets.UNETR(in_channels=in_channels, out_channels=out_channels, img_size=tuple(roi_size),
                           feature_size=channels[0], hidden_size=192, mlp_dim=768, num_heads=4)
     if name == "swinunetr":
-        if any(r % 32 for r in roi_size):
-            raise ConfigError(f"SwinUNETR needs every roi_size side divisible by 32, got {tuple(roi_size)}")
+        if any(r % 32 or r < 64 for r in roi_size):
+            raise ConfigError(f"SwinUNETR needs every roi_size side divisible by 32 and >= 64 (its bottleneck "
+                              f"normalises over space), got {tuple(roi_size)}")
         return nets.SwinUNETR(in_channels=in_channels, out_channels=out_channels, feature_size=12,
                               depths=(2, 2, 2, 2), num_heads=(3, 6, 12, 24))
     raise ConfigError(f"model {name!r} is unknown; use one of {', '.join(MODELS)}")

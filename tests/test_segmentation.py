@@ -217,3 +217,16 @@ def test_entry_point_under_torchrun_with_two_processes(tmp_path):
     assert metrics["world_size"] == 2 and metrics["epochs"] == 1
     assert 0.0 <= metrics["mean_dice"] <= 1.0
     assert (out / "model.pt").is_file() and (out / "per_case.csv").is_file()
+
+
+@pytest.mark.parametrize("name", ["basicunet", "unetr", "swinunetr"])
+def test_other_networks_build_and_map_an_roi_to_logits(name):
+    torch.manual_seed(0)
+    roi = (64, 64, 64) if name == "swinunetr" else (32, 32, 32)
+    net = build_model(name, 2, 4, roi_size=roi, channels=(8, 16, 32, 64))
+    with torch.no_grad():
+        out = net.eval()(torch.randn(1, 2, *roi))
+    assert out.shape == (1, 4, *roi)
+    if name == "swinunetr":
+        with pytest.raises(ConfigError, match="SwinUNETR"):
+            build_model(name, 2, 4, roi_size=(32, 32, 32))
