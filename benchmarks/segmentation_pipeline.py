@@ -34,6 +34,15 @@ where a peer did not reach the target) and each pipeline's peak resident memory 
 its own process).
 
     .venv/bin/python benchmarks/segmentation_pipeline.py --budget 150     # ~12 min on 2 cores
+
+Measured 2026-11-29 on the shared 2-core development machine (load average ~12, so the CPU
+clock was used): ``--budget 150 --clock cpu --n-train 12 --n-val 2 --peer-evals 2
+--pipelines medbench,tutorial_cache,tutorial_dataset``: mean val Dice within 150 CPU-seconds
+medbench 0.285, (a) 0.067, (b) 0.085 (4.3x / 3.4x higher); peak RSS 773 / 4189 / 3703 MB;
+one training step of (a) took ~80-90 CPU-s (8 crops of 96^3 through the 16-256 UNet).
+Nobody reached Dice 0.90 in that budget; medbench reaches ~0.90 after ~600 CPU-s (40
+epochs) in the chapter, so a run with ``--budget 900`` or more on an idle machine is needed
+for the time-to-target ratios.
 """
 from __future__ import annotations
 
