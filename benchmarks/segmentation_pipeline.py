@@ -172,7 +172,7 @@ def run_medbench(task: Path, n_train: int, n_val: int, budget: float, target: fl
             if clock.tick():
                 state.stop = True
 
-    # the one-cycle schedule is planned for the chapter's 40 epochs; the budget may end it sooner
+    # the one-cycle schedule is planned for the chapter's 80 epochs; the budget may end it sooner
     history = seg.train(model, train_loader, None, cfg=cfg, n_classes=data.n_classes, callbacks=[Timer()])
     return {"prep_seconds": prep, "curve": clock.curve, "reached": clock.reached,
             "final_dice": clock.curve[-1][1] if clock.curve else float("nan"), "epochs": len(history),

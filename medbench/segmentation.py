@@ -129,7 +129,7 @@ class SegConfig:
     roi_size: tuple = (48, 48, 32)
     num_samples: int = 2
     batch_size: int = 2
-    epochs: int = 40
+    epochs: int = 80
     lr: float = 3e-3
     optimizer: str = "adamw"
     scheduler: str | None = "onecycle"

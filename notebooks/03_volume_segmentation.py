@@ -42,7 +42,7 @@ n_val = 4  # held-out volumes
 grid = "64x64x40"  # phantom grid in voxels over a fixed 384 x 384 x 320 mm field of view
 model_name = "unet"  # unet, basicunet, unetr, swinunetr (the transformers want a GPU)
 channels = "16,32,64,128"  # network width per level
-epochs = 40  # training epochs
+epochs = 80  # training epochs
 lr = 0.003  # peak learning rate (AdamW)
 schedule = "onecycle"  # learning-rate schedule: "onecycle", "cosine" or "none"
 batch_size = 2  # volumes per batch (each gives num_samples crops)
@@ -144,7 +144,7 @@ print("one batch:", {k: tuple(v.shape) for k, v in batch.items() if hasattr(v, "
 # A MONAI `UNet` (residual units, batch norm) with four levels; the loss is `DiceCELoss`
 # (soft Dice over all classes + cross-entropy). `SlidingWindowModel` wraps the network so that
 # in evaluation mode it predicts whole volumes with `sliding_window_inference` (Gaussian
-# weighting of overlapping windows); `medbench.training.fit` runs the loop (one-cycle AdamW,
+# weighting of overlapping windows); `medbench.training.fit` runs the loop (one-cycle AdamW, 80 epochs,
 # bf16 autocast on CPUs with AVX512-BF16/AMX, best epoch by validation Dice).
 
 # %%
