@@ -35,7 +35,14 @@ its own process).
 
     .venv/bin/python benchmarks/segmentation_pipeline.py --budget 150     # ~12 min on 2 cores
 
-Measured 2026-11-29 on the shared 2-core development machine (load average ~12, so the CPU
+Measured 2026-11-29, idle 2-core machine, ``--budget 150 --n-train 12 --n-val 2 --peer-evals 2
+--pipelines medbench,tutorial_cache,tutorial_dataset`` (wall clock): mean val Dice within 150 s
+medbench 0.830 (its 80 epochs ended after 94 s), (a) 0.076, (b) 0.084; peak RSS 793 / 4193 /
+3627 MB; nobody reached 0.90 (on this resampled-NIfTI path medbench plateaued at 0.83, below
+the chapter's 0.926 on natively generated 6 mm volumes, with largest-component
+post-processing; not yet investigated).
+
+Earlier, on the shared 2-core development machine (load average ~12, so the CPU
 clock was used): ``--budget 150 --clock cpu --n-train 12 --n-val 2 --peer-evals 2
 --pipelines medbench,tutorial_cache,tutorial_dataset``: mean val Dice within 150 CPU-seconds
 medbench 0.285, (a) 0.067, (b) 0.085 (4.3x / 3.4x higher); peak RSS 773 / 4189 / 3703 MB;
