@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "InferencePanel": "medbench.widgets.inference_panel",
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
     "PatientExplorer": "medbench.widgets.patient_explorer",
     "PredictionBrowser": "medbench.widgets.prediction_browser",
