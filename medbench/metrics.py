@@ -123,22 +123,25 @@ def accuracy(y_true, y_score, task="binary", threshold=0.5) -> float:
     return float(accuracy_score(y_true, pred))
 
 
+def _thresholded(sklearn_score, y_true, y_score, task, threshold) -> float:
+    """A scikit-learn score of thresholded predictions: binary, else macro over classes/labels."""
+    y_true, y_score = _as_arrays(y_true, y_score, task)
+    avg = "binary" if task == "binary" else "macro"
+    return float(sklearn_score(y_true, _predict(y_score, task, threshold), average=avg, zero_division=0))
+
+
 def precision(y_true, y_score, task="binary", threshold=0.5) -> float:
     """Positive predictive value (macro over classes/labels for multiclass/multilabel)."""
     from sklearn.metrics import precision_score
 
-    y_true, y_score = _as_arrays(y_true, y_score, task)
-    avg = "binary" if task == "binary" else "macro"
-    return float(precision_score(y_true, _predict(y_score, task, threshold), average=avg, zero_division=0))
+    return _thresholded(precision_score, y_true, y_score, task, threshold)
 
 
 def sensitivity(y_true, y_score, task="binary", threshold=0.5) -> float:
     """Recall / sensitivity / true-positive rate (macro for multiclass/multilabel)."""
     from sklearn.metrics import recall_score
 
-    y_true, y_score = _as_arrays(y_true, y_score, task)
-    avg = "binary" if task == "binary" else "macro"
-    return float(recall_score(y_true, _predict(y_score, task, threshold), average=avg, zero_division=0))
+    return _thresholded(recall_score, y_true, y_score, task, threshold)
 
 
 recall = sensitivity
@@ -164,9 +167,7 @@ def f1(y_true, y_score, task="binary", threshold=0.5) -> float:
     """Harmonic mean of precision and recall (macro for multiclass/multilabel)."""
     from sklearn.metrics import f1_score
 
-    y_true, y_score = _as_arrays(y_true, y_score, task)
-    avg = "binary" if task == "binary" else "macro"
-    return float(f1_score(y_true, _predict(y_score, task, threshold), average=avg, zero_division=0))
+    return _thresholded(f1_score, y_true, y_score, task, threshold)
 
 
 def auroc(y_true, y_score, task="binary", threshold=0.5) -> float:
