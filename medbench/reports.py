@@ -438,7 +438,9 @@ def render_index(summary: dict) -> str:
             f"<td class='{e['status']}'>{e['status']}</td><td>{e['duration_s']:.1f}</td>"
             f"<td>{metrics}</td><td>{checks}</td><td>{links}</td></tr>"
         )
-    status = "all chapters ok" if summary["ok"] else "some chapters failed"
+    status = "all chapters ran" if summary["ok"] else "some chapters failed"
+    n_failed_checks = sum(not c["passed"] for e in summary["chapters"] for c in e["checks"])
+    status += f"; {n_failed_checks} check(s) missed their bound" if n_failed_checks else "; every check passed"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>medbench report ({html.escape(summary['profile'])})</title>
 <style>
