@@ -154,7 +154,7 @@ def _parse_value(text: str):
 
 
 def coerce(param: Parameter, value, source: str):
-    """Check ``value`` against the parameter's type; strings from the CLI are parsed as YAML.
+    """Check ``value`` against the parameter's type; strings are parsed by :func:`_parse_value`.
 
     Args:
         source: where the value came from, for the error message.
