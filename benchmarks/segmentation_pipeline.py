@@ -58,6 +58,12 @@ reached 0.90, so the speed-up to Dice 0.90 is only bounded, >= 1.1x (240/210): a
 budget of several thousand seconds is needed for real time-to-target ratios (one step of (a)
 costs ~80 CPU-s). Peak RSS 737 / 4166 / 3581 MB.
 
+What the fix is made of, medbench alone, same command with ``--pipelines medbench`` (all with
+the chapter's largest-component scoring): ``--phantom-grid fine --no-contrast`` (the old files)
+0.806 after its 80 epochs (195 CPU-s); ``--phantom-grid fine`` (contrast) 0.872 (186 CPU-s);
+the default (chapter grid, contrast) 0.904. The post-processing alone does not lift the plateau;
+the non-contrast phase costs ~0.07 and the resampled 4 x 4 x 5 mm files ~0.03.
+
 Earlier runs (before the fix above) on the resampled non-contrast files: idle machine, ``--budget
 150 --n-train 12 --n-val 2 --peer-evals 2``: medbench 0.830, (a) 0.076, (b) 0.084; shared machine,
 ``--clock cpu``: medbench 0.285, (a) 0.067, (b) 0.085.
