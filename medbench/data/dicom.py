@@ -189,12 +189,16 @@ def _orientation(value) -> np.ndarray | None:
     return iop
 
 
+def _tag_pair(ds, frame: int | None, sequence: str, a: str, b: str) -> tuple:
+    """Two top-level tags, falling back to a multi-frame functional-group ``sequence``."""
+    va, vb = ds.get(a), ds.get(b)
+    if (va is None or vb is None) and frame is not None:
+        va, vb = _fg(ds, frame, sequence, a), _fg(ds, frame, sequence, b)
+    return va, vb
+
+
 def _window(ds, frame: int | None = None) -> tuple[float | None, float | None]:
-    wc = ds.get("WindowCenter")
-    ww = ds.get("WindowWidth")
-    if (wc is None or ww is None) and frame is not None:
-        wc = _fg(ds, frame, "FrameVOILUTSequence", "WindowCenter")
-        ww = _fg(ds, frame, "FrameVOILUTSequence", "WindowWidth")
+    wc, ww = _tag_pair(ds, frame, "FrameVOILUTSequence", "WindowCenter", "WindowWidth")
     try:
         wc, ww = _first(wc), _first(ww)
         return (float(wc) if wc is not None else None, float(ww) if ww is not None else None)
@@ -203,11 +207,7 @@ def _window(ds, frame: int | None = None) -> tuple[float | None, float | None]:
 
 
 def _rescale(ds, frame: int | None = None) -> tuple[float, float]:
-    slope = ds.get("RescaleSlope")
-    inter = ds.get("RescaleIntercept")
-    if (slope is None or inter is None) and frame is not None:
-        slope = _fg(ds, frame, "PixelValueTransformationSequence", "RescaleSlope")
-        inter = _fg(ds, frame, "PixelValueTransformationSequence", "RescaleIntercept")
+    slope, inter = _tag_pair(ds, frame, "PixelValueTransformationSequence", "RescaleSlope", "RescaleIntercept")
     try:
         return (float(slope) if slope is not None else 1.0, float(inter) if inter is not None else 0.0)
     except (TypeError, ValueError):
