@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Locator, Page
 
-from .lab import IMAGE_DIGESTS_JS, PROGRESS_JS, current_state
+from .lab import IMAGE_DIGESTS_JS, PROGRESS_JS, PROGRESS_RECORD_JS, PROGRESS_SEEN_JS, current_state
 
 # The widget outputs of the open notebook in JupyterLab.
 WIDGET_OUTPUTS = ".jp-Notebook .jp-OutputArea-output:not([data-mime-type])"
@@ -152,6 +152,7 @@ class Button:
         progress = lambda: output.evaluate(PROGRESS_JS)  # noqa: E731
         before_progress, before_images = progress(), image_digests(output)
         name = button.inner_text().strip()
+        output.evaluate(PROGRESS_RECORD_JS)
         button.scroll_into_view_if_needed()
         button.click()
         deadline = time.monotonic() + self.timeout
@@ -167,7 +168,11 @@ class Button:
             changed_image = changed_image or image_digests(output) != before_images
         assert changed_progress, f"no progress shown within {self.timeout:.0f}s of clicking {name!r}"
         if before_progress["bars"]:  # a progress bar must have moved, not just a status text
-            assert len(seen) > 1, f"the progress bar stayed at {seen[0]} while {name!r} ran"
+            # Every width the bar took (a mutation observer, so a run shorter than the
+            # polling interval still shows its 0% -> 100%), not only the polled ones.
+            widths = output.evaluate(PROGRESS_SEEN_JS)
+            assert len(seen) > 1 or len(set(widths)) > 1, \
+                f"the progress bar stayed at {seen[0]} while {name!r} ran (observed widths: {widths})"
         assert changed_image or not self.expect_image, f"no curve/image update within {self.timeout:.0f}s of clicking {name!r}"
         # The run ends (training may run in a kernel thread: the button comes back).
         assert not button.is_disabled(), f"{name!r} still running after {self.timeout:.0f}s"
@@ -177,7 +182,8 @@ class Button:
         assert not re.search(r"Traceback \(most recent call last\)", text), f"{name!r} showed a traceback: {text[-800:]}"
         assert after_images != before_images or not self.expect_image, f"the curve after {name!r} is the one before"
         return (f"button {name!r}{' (' + ', '.join(notes) + ')' if notes else ''}: "
-                f"progress bars seen {' -> '.join(map(str, seen + [after_progress['bars']]))}, "
+                f"progress bars seen {' -> '.join(map(str, seen + [after_progress['bars']]))} "
+                f"(bar widths observed: {' -> '.join(output.evaluate(PROGRESS_SEEN_JS))}), "
                 f"image {before_images} -> {after_images}",
                 output)
 

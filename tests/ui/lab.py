@@ -165,3 +165,29 @@ PROGRESS_JS = """(root) => ({
   text: Array.from(root.querySelectorAll('.widget-html-content, .widget-label, .widget-readout, .widget-inline-hbox'))
          .map(e => e.innerText).join('|')
 })"""
+
+# Record every width/value a progress bar inside root takes from now on, including ones
+# that last less than a polling interval (a short run goes 0% -> 100% between two polls).
+# Returns nothing; PROGRESS_SEEN_JS reads the record.
+PROGRESS_RECORD_JS = """(root) => {
+  const seen = [];
+  const value = (b) => b.style.width || String(b.value);
+  const old = (r) => {
+    if (r.oldValue === null) return null;
+    if (r.attributeName === 'style') { const m = /width:\\s*([^;]+)/.exec(r.oldValue); return m ? m[1].trim() : null; }
+    return r.oldValue;
+  };
+  const observer = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type !== 'attributes' || !r.target.matches || !r.target.matches('.progress-bar, progress')) continue;
+      const before = old(r);
+      if (before !== null && before !== seen[seen.length - 1]) seen.push(before);
+      const now = value(r.target);
+      if (now !== seen[seen.length - 1]) seen.push(now);
+    }
+  });
+  observer.observe(root, {subtree: true, attributes: true, attributeOldValue: true,
+                          attributeFilter: ['style', 'value']});
+  root.__medbenchProgress = {seen, observer};
+}"""
+PROGRESS_SEEN_JS = "(root) => root.__medbenchProgress ? root.__medbenchProgress.seen.slice() : []"
