@@ -150,6 +150,29 @@ def test_tiny_phantom_run_records_every_metric():
     assert pred.shape == (1, 24, 24, 16)
 
 
+def test_brain_path_segments_mri_tissues():
+    """dataset="brain": deformed MNI152 T1 volumes, 1 z-scored MRI channel, CSF / grey / white matter."""
+    cfg = SegConfig(**{**TINY, "dataset": "brain", "brain_shape": (24, 28, 24), "n_train": 2, "n_val": 1})
+    data = build_dataset(cfg)
+    assert data.structures == ("csf_other", "grey_matter", "white_matter") and data.n_classes == 4
+    assert data.modality == "mri" and data.kind == "array"
+    assert len(data.train) == 2 and len(data.val) == 1
+    lab = np.asarray(data.train[0]["label"])
+    assert lab.shape == (1, 24, 28, 24) and set(np.unique(lab)) == {0, 1, 2, 3}
+    # different subjects: the deformations differ
+    assert not np.array_equal(lab, np.asarray(data.train[1]["label"]))
+    train_loader, _, val_ds = make_loaders(data, cfg)
+    batch = next(iter(train_loader))
+    assert batch["image"].shape == (2, 1, 16, 16, 16)  # one MRI channel
+    img = np.asarray(val_ds[0]["image"])[0]
+    head = img[img != 0]  # z-scored over the non-zero (head) voxels; the air stays 0
+    assert abs(float(head.mean())) < 1e-3 and float(head.std()) == pytest.approx(1.0, abs=1e-3)
+    out = run(cfg)
+    assert out.result.table["structure"].tolist() == list(data.structures)
+    assert {"dice_csf_other", "dice_grey_matter", "dice_white_matter"} <= set(out.metrics)
+    assert 0.0 <= out.metrics["mean_dice"] <= 1.0
+
+
 def _write_msd_task(root: Path, n: int = 4) -> Path:
     import nibabel as nib
 
