@@ -14,6 +14,7 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 import shutil
 import time
 import traceback
@@ -254,12 +255,28 @@ def kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+_NO_MATHJAX_TEMPLATE = ("{%- extends 'index.html.j2' -%}\n"
+                        "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}")
+_TEX = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\begin\{")
+
+
+def _has_tex(nb) -> bool:
+    """Whether a Markdown cell holds TeX ($...$, \\(...\\), \\[...\\], \\begin{...})."""
+    return any(c.cell_type == "markdown" and _TEX.search(c.source) for c in nb.cells)
+
+
 def export_html(nb_path: Path, html_path: Path, static_prefix: str = "_static") -> None:
     """HTML of an executed notebook whose widgets render offline from ``static_prefix``."""
+    import jinja2
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
     exporter = HTMLExporter(template_name="lab")
+    if not _has_tex(nb):
+        # nbconvert's lab template always loads MathJax from a CDN; without TeX in the
+        # notebook it has nothing to typeset, and offline it is a failed request.
+        exporter.extra_loaders = [jinja2.DictLoader({"medbench_offline.html.j2": _NO_MATHJAX_TEMPLATE})]
+        exporter.template_file = "medbench_offline.html.j2"
     exporter.require_js_url = f"{static_prefix}/require.js"
     exporter.widget_renderer_url = f"{static_prefix}/embed-amd.js"
     body, _ = exporter.from_notebook_node(nb)

@@ -84,6 +84,7 @@ def test_failing_chapter_is_kept_and_does_not_stop_the_other(fixture_notebooks, 
     assert "application/vnd.jupyter.widget-state+json" in good_html
     assert "_static/embed-amd.js" in good_html and "_static/require.js" in good_html
     assert "cdn.jsdelivr" not in good_html and "unpkg.com" not in good_html
+    assert "mathjax" not in good_html.lower()  # no TeX in the notebook: no CDN request for MathJax
     assert (out / "_static" / "embed-amd.js").stat().st_size > 1_000_000
     assert re.search(r'<img[^>]+src="data:image/png;base64', good_html), "the static figure is not embedded"
     index = (out / "index.html").read_text()
@@ -121,3 +122,16 @@ def test_values_parse_like_python_literals_and_yaml(fixture_notebooks):
     # A YAML profile value written 2e-3 (a string in YAML 1.1) is still a float parameter.
     resolved = resolve_parameters([good], {"10": {"parameters": {"scale": "2e-3"}}}, {})
     assert resolved["10"]["scale"] == 0.002
+
+
+def test_html_export_keeps_mathjax_only_for_notebooks_with_tex(tmp_path):
+    from medbench.reports import export_html
+
+    for name, text, wanted in [("plain", "Dice = 2|P∩T| / (|P|+|T|), costs $5", False),
+                               ("tex", "Dice $= 2|P \\cap T| / (|P|+|T|)$", True)]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        export_html(tmp_path / f"{name}.ipynb", tmp_path / f"{name}.html")
+        html = (tmp_path / f"{name}.html").read_text()
+        assert ("mathjax" in html.lower()) == wanted, name
+        assert "P∩T" in html or "\\cap" in html
