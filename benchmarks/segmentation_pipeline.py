@@ -33,40 +33,34 @@ and every ``budget/peer_evals`` for the tutorial pipelines (their 160^3 sliding 
 on a CPU), at the end of the budget, and for medbench also when its epochs end before the
 budget; evaluation time does not count.
 
-Why earlier runs plateaued at Dice 0.83 (fixed 2026-11-29): the NIfTI files were written with
-``make_ct_cohort``'s defaults, i.e. *non-contrast* CT (liver, spleen, kidneys 10-20 HU apart) on
-a 96 x 96 x 64 @ 4 x 4 x 5 mm grid that medbench then resampled (labels by nearest neighbour) to
-6 x 6 x 8 mm, while the chapter trains on contrast-phase phantoms generated on the 6 x 6 x 8 mm
-grid; and Dice was scored without the chapter's largest-component post-processing, and not on
-the final weights when the epochs ended before the budget.
-
 Prints each pipeline's training time to mean validation Dice >= target (or "not reached in the
 budget"), the Dice reached within the budget, the ratios against (a) and (b) (lower bounds
 where a peer did not reach the target) and each pipeline's peak resident memory (each runs in
 its own process).
 
-    .venv/bin/python benchmarks/segmentation_pipeline.py --budget 240 --clock cpu --n-val 4 --peer-evals 1 \
-        --pipelines medbench,tutorial_cache,tutorial_dataset       # ~14 min on 2 shared cores
+    .venv/bin/python benchmarks/segmentation_pipeline.py --budget 1000 --clock cpu --n-train 12 --n-val 4 \
+        --peer-evals 2 --pipelines medbench,tutorial_cache,tutorial_dataset     # ~30 min on 2 cores
 
-Measured 2026-11-29 on the shared 2-core machine (load average ~2.7, so the CPU clock), with
-the chapter's phantoms and scoring: ``--budget 240 --clock cpu --n-train 12 --n-val 4
---peer-evals 1 --pipelines medbench,tutorial_cache,tutorial_dataset``: medbench reached mean val
-Dice 0.90 after 210 CPU-s of training (0.900 at 210 s, 0.904 at 240 s, epoch 72 of 80; evaluated
-every 30 s, so the time reads up to 30 s late; the table printed 0.903, from an extra evaluation
-of the restored last-complete-epoch weights, since removed); within 240 CPU-s (a) 0.096, (b) 0.061, neither
-reached 0.90, so the speed-up to Dice 0.90 is only bounded, >= 1.1x (240/210): a run with a
-budget of several thousand seconds is needed for real time-to-target ratios (one step of (a)
-costs ~80 CPU-s). Peak RSS 737 / 4166 / 3581 MB.
+Measured 2026-11-29 (2-core shared machine, other jobs running, hence the CPU clock), that
+command: medbench reached mean val Dice 0.905 after 205 CPU-s (the end of its 80 epochs; 0.889
+at 125 s); in 1000 CPU-s (a) took 52 steps and reached 0.258, (b) 62 steps and 0.309, so
+neither reached 0.90 and the speed-up to Dice 0.90 is >= 4.9x (1000 / 205) against both: a
+lower bound, since the peers' own time to 0.90 lies beyond the budget. Peak RSS 725 / 4179 /
+3683 MB. Where the gap comes from was not measured piece by piece; bf16 alone
+(``--pipelines medbench,medbench_fp32``, same day): Dice 0.905 after 170 CPU-s with bf16, 0.905
+after 228 CPU-s in fp32, 1.3x. Per step the recipe pushes 2 x 4 crops of 96^3 voxels (7.1 M) through a
+16-256 UNet with two residual units per level, medbench 2 x 2 crops of 48 x 48 x 32 (0.29 M)
+through 16-128 with one; and the recipe resamples to 1.5 x 1.5 x 2 mm (the spacing it uses for
+real spleen CT), 64x the voxels of these 6 x 6 x 8 mm files, and learns with Adam at 1e-4.
 
-What the fix is made of, medbench alone, same command with ``--pipelines medbench`` (all with
-the chapter's largest-component scoring): ``--phantom-grid fine --no-contrast`` (the old files)
-0.806 after its 80 epochs (195 CPU-s); ``--phantom-grid fine`` (contrast) 0.872 (186 CPU-s);
-the default (chapter grid, contrast) 0.904. The post-processing alone does not lift the plateau;
-the non-contrast phase costs ~0.07 and the resampled 4 x 4 x 5 mm files ~0.03.
+A caveat of the CPU clock: with other jobs on the cores, a thread that waits for its
+descheduled sibling may spin and count CPU time, so both pipelines' times read somewhat high.
 
-Earlier runs (before the fix above) on the resampled non-contrast files: idle machine, ``--budget
-150 --n-train 12 --n-val 2 --peer-evals 2``: medbench 0.830, (a) 0.076, (b) 0.084; shared machine,
-``--clock cpu``: medbench 0.285, (a) 0.067, (b) 0.085.
+History: runs before 2026-11-29 wrote *non-contrast* phantoms on a 96 x 96 x 64 @ 4 x 4 x 5 mm
+grid that medbench resampled to 6 x 6 x 8 mm, and scored without the chapter's largest-component
+step; medbench then plateaued at 0.83. With ``--pipelines medbench``: ``--phantom-grid fine
+--no-contrast`` 0.806, ``--phantom-grid fine`` 0.872, the default 0.904 (the non-contrast phase
+costs ~0.07, the resampled files ~0.03).
 """
 from __future__ import annotations
 
