@@ -94,6 +94,7 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
         shot = f"{screenshot_dir}/{notebook.stem}.offline.png"
         page.screenshot(path=shot)
         print(f"screenshot: {shot}; requests aborted offline: {blocked or 'none'}")
+        requested_offline = list(blocked)
         if n_widgets:  # the check can fail: without the shipped renderer no widget renders
             (html.parent / "_static" / "embed-amd.js").unlink()
             page.reload(wait_until="load")
@@ -105,6 +106,8 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
 
     renderer_misses = [u for u in blocked if _RENDERER_URL.search(u)]
     assert not renderer_misses, f"the widget renderer was fetched from the network: {renderer_misses}"
+    # nothing else either (MathJax from a CDN, fonts ...): the report is whole on disk
+    assert not requested_offline, f"the report asked the network for: {requested_offline}"
     assert len(widgets) == n_widgets, f"{n_widgets} widget outputs in the notebook, {len(widgets)} in the HTML"
     for w in widgets:
         assert w["rendered"], f"a widget did not render offline ({html})"
