@@ -24,3 +24,7 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 class ChapterError(MedbenchError):
     """A chapter notebook is missing or breaks the chapter contract."""
+
+
+class CheckpointError(DataError):
+    """A checkpoint file is missing, truncated, corrupt or not a medbench checkpoint."""

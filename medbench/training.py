@@ -78,12 +78,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from medbench.errors import ConfigError, DataError
+from medbench.errors import CheckpointError, ConfigError, DataError
 from medbench.settings import get_device, seed_everything
 
 __all__ = [
     "Callback",
-    "CheckpointError",
     "FitState",
     "History",
     "fit",
@@ -97,10 +96,6 @@ __all__ = [
 PRECISIONS = ("fp32", "bf16", "amp", "auto")
 CHECKPOINT_VERSION = 1
 _REQUIRED_KEYS = ("version", "model", "optimizer", "epoch", "history", "rng")
-
-
-class CheckpointError(DataError):
-    """A checkpoint file is missing, truncated, corrupt or not a medbench checkpoint."""
 
 
 # --------------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ plot_training_curves(clf.history_.records, metrics=("val_auroc",), title=f"{mode
 # %%
 p_test = clf.predict_proba(X_test)
 score = p_test[:, 1] if task == "binary" else p_test
-table = M.evaluate(y_test, score, task=task, n_boot=n_boot, seed=seed, groups=g_test)
+table = M.metric_table(y_test, score, task=task, n_boot=n_boot, seed=seed, groups=g_test)
 table.round(3)
 
 # %%

@@ -79,7 +79,7 @@ def test_bootstrap_ci_brackets_estimate_and_shrinks_with_n(binary):
 
 def test_evaluate_table_and_torch_metric(binary):
     y, p = binary
-    table = M.evaluate(y, p, n_boot=100)
+    table = M.metric_table(y, p, n_boot=100)
     assert list(table.index) == list(M.METRICS) and list(table.columns) == ["estimate", "ci_low", "ci_high"]
     assert (table.ci_low <= table.estimate + 1e-12).all() and (table.estimate <= table.ci_high + 1e-12).all()
     logits = torch.logit(torch.tensor(p, dtype=torch.float32).clamp(1e-6, 1 - 1e-6)).unsqueeze(1)

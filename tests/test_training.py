@@ -13,10 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from medbench.errors import ConfigError, MedbenchError
+from medbench.errors import CheckpointError, ConfigError, MedbenchError
 from medbench.training import (
     Callback,
-    CheckpointError,
     bf16_supported,
     fit,
     load_checkpoint,

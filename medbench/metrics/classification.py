@@ -14,7 +14,7 @@ replacement and reports percentile intervals. Three task types:
   probabilities; every score is the macro average over labels (accuracy: per-label
   accuracy averaged, not subset accuracy).
 
-:func:`evaluate` returns a table with one row per metric: ``estimate``, ``ci_low``,
+:func:`metric_table` returns a table with one row per metric: ``estimate``, ``ci_low``,
 ``ci_high``. :func:`torch_metric` gives ``fn(outputs, targets)`` callables for
 :func:`medbench.training.fit` that turn logits into probabilities first.
 """
@@ -40,7 +40,7 @@ __all__ = [
     "auprc",
     "brier",
     "bootstrap_ci",
-    "evaluate",
+    "metric_table",
     "infer_task",
     "torch_metric",
     "probabilities_from_logits",
@@ -282,7 +282,7 @@ def bootstrap_ci(metric: Callable, y_true, y_score, *, n_boot: int = 1000, ci: f
     return float(est), float(lo), float(hi)
 
 
-def evaluate(y_true, y_score, *, task: str | None = None, threshold: float = 0.5, metrics=None,
+def metric_table(y_true, y_score, *, task: str | None = None, threshold: float = 0.5, metrics=None,
              n_boot: int = 1000, ci: float = 0.95, seed: int = 0, groups=None):
     """Every metric with its bootstrap CI, as a table.
 

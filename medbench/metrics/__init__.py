@@ -1,0 +1,38 @@
+"""Every measure medbench reports, one module per kind of task.
+
+- :mod:`medbench.metrics.classification`: AUROC, AUPRC, Brier, sensitivity ... with
+  bootstrap confidence intervals (binary, multiclass, multilabel).
+- :mod:`medbench.metrics.segmentation`: Dice and HD95 (mm) from ``monai.metrics``.
+- :mod:`medbench.metrics.survival`: Harrell's concordance index.
+
+``from medbench.metrics import auroc`` is the public import path: each name below is defined
+once, in its submodule, and re-exported here.
+"""
+from __future__ import annotations
+
+from medbench.metrics.classification import (
+    METRICS,
+    TASKS,
+    accuracy,
+    auprc,
+    auroc,
+    bootstrap_ci,
+    brier,
+    f1,
+    infer_task,
+    metric_table,
+    precision,
+    probabilities_from_logits,
+    recall,
+    sensitivity,
+    specificity,
+    torch_metric,
+)
+from medbench.metrics.segmentation import DiceTracker, dice_hd95
+from medbench.metrics.survival import cindex
+
+__all__ = [
+    "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
+    "metric_table", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
+    "torch_metric", "DiceTracker", "dice_hd95", "cindex",
+]

@@ -1,0 +1,71 @@
+"""Segmentation measures from ``monai.metrics``: per-structure Dice and HD95 (mm).
+
+Label maps are integer volumes ``(1, X, Y, Z)`` (or ``(X, Y, Z)``) with ids ``0..n_classes-1``,
+0 = background.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["DiceTracker", "dice_hd95"]
+
+
+def dice_hd95(pred: torch.Tensor, label: torch.Tensor, n_classes: int,
+              spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Per-structure Dice and 95th-percentile Hausdorff distance (mm) with ``monai.metrics``.
+
+    Args:
+        pred, label: integer label maps ``(1, X, Y, Z)`` (or ``(X, Y, Z)``).
+        n_classes: number of classes including background.
+        spacing: voxel size in mm, so HD95 comes out in mm.
+
+    Returns:
+        ``(dice, hd95)`` arrays of length ``n_classes - 1`` (background excluded). Dice is 1
+        when a structure is absent from both; HD95 is ``nan`` when it is absent from either.
+    """
+    from monai.metrics import compute_dice, compute_hausdorff_distance
+    from monai.networks.utils import one_hot
+
+    p = torch.as_tensor(pred).long().reshape(1, 1, *pred.shape[-3:])
+    y = torch.as_tensor(label).long().reshape(1, 1, *label.shape[-3:])
+    p1, y1 = one_hot(p, n_classes), one_hot(y, n_classes)
+    dice = compute_dice(p1, y1, include_background=False, ignore_empty=False)[0].numpy().astype(float)
+    present = (p1.flatten(2).any(-1) & y1.flatten(2).any(-1))[0, 1:].numpy()
+    hd = np.full(n_classes - 1, np.nan)
+    if present.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # monai warns about empty structures; we mask them
+            h = compute_hausdorff_distance(p1, y1, include_background=False, percentile=95,
+                                           spacing=[float(s) for s in spacing])[0].numpy()
+        hd[present] = h[present]
+    return dice, hd
+
+
+class DiceTracker:
+    """Stateful mean Dice (argmax, no post-processing) for ``fit(metrics={"dice": DiceTracker(n)})``.
+
+    ``fit`` calls ``reset()``, ``update(outputs, targets)`` for each validation batch
+    (``outputs`` logits ``(B, C, X, Y, Z)``, ``targets`` ``(B, 1, X, Y, Z)``) and ``compute()``.
+    """
+
+    def __init__(self, n_classes: int):
+        from monai.metrics import DiceMetric
+
+        self.n_classes = n_classes
+        self.metric = DiceMetric(include_background=False, reduction="mean", ignore_empty=False)
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        from monai.networks.utils import one_hot
+
+        pred = outputs.argmax(1, keepdim=True)
+        self.metric(one_hot(pred, self.n_classes), one_hot(targets.long(), self.n_classes))
+
+    def compute(self) -> float:
+        return float(self.metric.aggregate().item())
