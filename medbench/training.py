@@ -50,9 +50,24 @@ with the same parameters as an uninterrupted one. Files are read with
 
 Precision
 ---------
-``precision="fp32" | "bf16" | "amp" | "auto"``: ``bf16`` is ``torch.autocast`` with bfloat16
-(CPU with AVX512-BF16/AMX, or CUDA); ``amp`` is CUDA float16 autocast with a ``GradScaler``;
-``auto`` picks ``amp`` on CUDA, ``bf16`` on CPUs that support it, else ``fp32``.
+``precision="fp32" | "bf16" | "amp" | "auto"`` is resolved against the device the model runs
+on by :func:`resolve_precision`; :func:`autocast` turns it into the ``torch.autocast``
+context (the one helper training, validation, :func:`predict`, tasks and widgets share).
+
+==========  ========  ===========================  ==============================  ==========================
+device      fp32      bf16                         amp                             auto
+==========  ========  ===========================  ==============================  ==========================
+cuda        float32   bfloat16 autocast            float16 autocast + GradScaler   amp
+cpu         float32   bfloat16 autocast (fast      ConfigError (no float16 AMP     bf16 if AVX512-BF16/AMX,
+                      with AVX512-BF16/AMX)        on the CPU)                     else fp32
+mps         float32   bfloat16 autocast on macOS   float16 autocast + GradScaler   fp32 (opt-in only)
+                      14+, else fp32 (warning)
+other       float32   bfloat16 autocast if torch   float16 autocast + GradScaler   fp32
+                      autocasts that device, else  if torch autocasts that device,
+                      fp32 (warning)               else fp32 (warning)
+==========  ========  ===========================  ==============================  ==========================
+
+"float32" means autocast disabled. :attr:`History.precision` records the resolved choice.
 
 Distributed
 -----------
@@ -64,12 +79,13 @@ and checkpoints come from rank 0 only.
 """
 from __future__ import annotations
 
-import copy
+import contextlib
 import math
 import os
 import random
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -89,6 +105,7 @@ __all__ = [
     "predict",
     "load_checkpoint",
     "save_checkpoint",
+    "autocast",
     "resolve_precision",
     "bf16_supported",
 ]
@@ -219,7 +236,11 @@ def _fire(callbacks: Iterable, event: str, state: FitState) -> None:
 # precision
 # --------------------------------------------------------------------------------------
 def bf16_supported(device: torch.device | str = "cpu") -> bool:
-    """True if bfloat16 autocast is fast on ``device`` (CPU: AVX512-BF16/AMX; CUDA: Ampere+)."""
+    """True if bfloat16 autocast is usable and fast on ``device``.
+
+    CPU: AVX512-BF16/AMX (oneDNN reports it); CUDA: a GPU with bfloat16 (Ampere+); MPS:
+    macOS 14 or newer. Any other device type: False.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -228,33 +249,93 @@ def bf16_supported(device: torch.device | str = "cpu") -> bool:
             return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
         except (AttributeError, RuntimeError):  # pragma: no cover - old/odd builds
             return False
+    if device.type == "mps":
+        try:
+            return bool(torch.backends.mps.is_macos_or_newer(14, 0))
+        except (AttributeError, RuntimeError):  # pragma: no cover - old builds
+            return False
     return False
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """Turn ``"auto"`` into a concrete choice and check the request fits the device.
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """Turn ``precision`` into the concrete choice for ``device`` (see the module's table).
+
+    ``"auto"`` becomes ``"amp"`` on CUDA, ``"bf16"`` on CPUs with :func:`bf16_supported`,
+    else ``"fp32"`` (MPS and other accelerators: mixed precision is opt-in). A request that
+    torch cannot autocast on a non-CPU device (no autocast for that device type, bfloat16 on
+    MPS before macOS 14) falls back to ``"fp32"`` with a warning.
+
+    Args:
+        precision: ``"fp32"``, ``"bf16"``, ``"amp"`` or ``"auto"``.
+        device: the device the model runs on (``torch.device`` or a name such as ``"cuda:0"``).
+
+    Returns:
+        ``"fp32"``, ``"bf16"`` or ``"amp"``.
 
     Raises:
-        ConfigError: unknown precision, or ``"amp"`` on a non-CUDA device.
+        ConfigError: unknown precision, or ``"amp"`` on the CPU.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is unknown; use one of {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    kind = device.type
     if precision == "auto":
-        if device.type == "cuda":
+        if kind == "cuda":
             return "amp"
-        return "bf16" if bf16_supported(device) else "fp32"
-    if precision == "amp" and device.type != "cuda":
-        raise ConfigError(f"precision='amp' (float16 + GradScaler) needs a CUDA device, not {device.type}; "
-                          "use 'bf16' or 'fp32' (or 'auto')")
+        return "bf16" if kind == "cpu" and bf16_supported(device) else "fp32"
+    if precision == "fp32" or kind == "cuda":
+        return precision
+    if kind == "cpu":
+        if precision == "amp":
+            raise ConfigError("precision='amp' (float16 + GradScaler) needs a CUDA (or MPS) device, not the CPU; "
+                              "use 'bf16' or 'fp32' (or 'auto')")
+        return precision  # explicit bf16 runs everywhere (emulated, slower, without AVX512-BF16/AMX)
+    if not torch.amp.is_autocast_available(kind) or (precision == "bf16" and kind == "mps"
+                                                     and not bf16_supported(device)):
+        warnings.warn(f"precision={precision!r} is not available on {kind} with this torch/OS; running in fp32",
+                      stacklevel=2)
+        return "fp32"
     return precision
 
 
-def _autocast(precision: str, device: torch.device):
+def autocast(precision: str, device: torch.device | str):
+    """The autocast context for ``precision`` on the device the model runs on.
+
+    The one place medbench turns a precision name into ``torch.autocast`` (training,
+    validation, :func:`predict`, task inference and widgets all call it). ``precision`` is
+    resolved with :func:`resolve_precision` against ``device`` itself, so ``"amp"`` works on a
+    CUDA model and raises only on the CPU.
+
+    Args:
+        precision: ``"fp32"``, ``"bf16"``, ``"amp"`` or ``"auto"``.
+        device: the model's device (``torch.device`` or a name).
+
+    Returns:
+        A context manager: ``torch.autocast(device.type, dtype=...)`` (float16 for ``"amp"``,
+        bfloat16 for ``"bf16"``; its ``fast_dtype`` and ``device`` tell which), disabled
+        autocast for ``"fp32"``, or a no-op context on device types torch cannot autocast.
+
+    Raises:
+        ConfigError: unknown precision, or ``"amp"`` on the CPU.
+
+    Example:
+        >>> with autocast("auto", next(model.parameters()).device):
+        ...     logits = model(x)
+    """
+    device = torch.device(device)
+    precision = resolve_precision(precision, device)
+    if not torch.amp.is_autocast_available(device.type):
+        return contextlib.nullcontext()  # only reachable with fp32 (resolve_precision fell back)
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     if precision == "amp":
-        return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast(device.type, dtype=torch.float16)
     return torch.autocast(device.type, enabled=False)
+
+
+def _grad_scaler(precision: str, device: torch.device):
+    """A ``GradScaler`` for float16 training (``"amp"``), else None."""
+    return torch.amp.GradScaler(device.type) if precision == "amp" else None
 
 
 # --------------------------------------------------------------------------------------
@@ -499,7 +580,7 @@ def _dist_env() -> tuple[int, int]:
 
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _distributed_loader(loader, rank, world, seed):
@@ -516,10 +597,6 @@ def _distributed_loader(loader, rank, world, seed):
                         num_workers=loader.num_workers, collate_fn=loader.collate_fn,
                         pin_memory=loader.pin_memory, drop_last=loader.drop_last,
                         worker_init_fn=loader.worker_init_fn)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 def _improved(score, best, mode, min_delta) -> bool:
@@ -564,7 +641,7 @@ def predict(model: nn.Module, loader, *, device=None, precision: str = "fp32", a
     try:
         for batch in tqdm(loader, desc="predict", leave=False, disable=not progress):
             inputs, targets = _split_batch(batch, batch_fn, input_key, target_key)
-            with _autocast(precision, device):
+            with autocast(precision, device):
                 out = _forward(model, _to_device(inputs, device))
             outs.append(_detach_cpu(out))
             tgts.append(_detach_cpu(targets))
@@ -598,7 +675,7 @@ def _validate(model, loader, loss_fn, metrics, device, precision, batch_fn, inpu
     for batch in tqdm(loader, desc="  val", leave=False, disable=not progress):
         inputs, targets = _split_batch(batch, batch_fn, input_key, target_key)
         inputs, targets = _to_device(inputs, device), _to_device(targets, device)
-        with _autocast(precision, device):
+        with autocast(precision, device):
             out = _forward(model, inputs)
             loss = loss_fn(out, targets)
         bs = _batch_size(inputs)
@@ -626,6 +703,30 @@ def _validate(model, loader, loss_fn, metrics, device, precision, batch_fn, inpu
 # --------------------------------------------------------------------------------------
 # fit
 # --------------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What one :func:`fit` call trains with, shared by its epoch helpers (private)."""
+
+    model: nn.Module  # the caller's module (weights are read/written here)
+    net: nn.Module  # ``model`` or its DistributedDataParallel wrapper (forward passes go here)
+    optimizer: Any
+    scheduler: Any
+    step_on: str  # "epoch", "batch" or "plateau"
+    scaler: Any  # GradScaler for "amp", else None
+    device: torch.device
+    precision: str
+    use_ddp: bool
+    is_main: bool
+    progress: bool
+    steps: int | None  # batches per epoch (after max_batches), None if unknown
+    loss_fn: Callable
+    grad_clip: float | None
+    batch_fn: Callable | None
+    input_key: str
+    target_key: str
+    max_batches: int | None
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -702,6 +803,78 @@ def fit(
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    metrics, monitor, mode = _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader)
+    if seed is not None:
+        seed_everything(seed)
+    device = torch.device(device) if device is not None else get_device()
+    use_ddp, rank, device, train_loader = _setup_distributed(distributed, device, train_loader, seed)
+    is_main = rank == 0
+    callbacks = list(callbacks) if is_main else []
+    run = _build_run(model, train_loader, optimizer, lr, weight_decay, scheduler, epochs, mode, precision, device,
+                     use_ddp, is_main, progress and is_main, loss_fn, grad_clip, batch_fn, input_key, target_key,
+                     max_batches)
+
+    history = History(monitor=monitor, mode=mode, precision=run.precision)
+    best_state, bad_epochs, start_epoch = None, 0, 0
+    ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        history, best_state, bad_epochs, start_epoch = _resume(ckpt_path, run, train_loader, epochs)
+    history.stopped_early = False
+    history.stop_reason = "completed"
+
+    state = FitState(epochs=epochs, n_batches=run.steps, history=history, model=model, optimizer=run.optimizer,
+                     scheduler=run.scheduler)
+    _fire(callbacks, "train_begin", state)
+    epoch_bar = tqdm(range(start_epoch, epochs), desc="epochs", disable=not run.progress, initial=start_epoch,
+                     total=epochs)
+    for epoch in epoch_bar:
+        te = time.perf_counter()
+        state.epoch, state.batch = epoch + 1, 0
+        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
+        _fire(callbacks, "epoch_begin", state)
+        train_loss = _train_epoch(run, train_loader, epoch, state, callbacks)
+        if train_loss is None:  # a callback (or the Stop button) asked to stop mid-epoch
+            history.stop_reason = "stopped"
+            break
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "lr": float(run.optimizer.param_groups[0]["lr"])}
+
+        improved, stop_early, bad_epochs = _validate_and_decide(
+            run, record, val_loader, metrics, history, bad_epochs, patience, min_delta)
+        if improved and restore_best:
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if run.scheduler is not None:
+            if run.step_on == "plateau":
+                run.scheduler.step(float(record[monitor]))
+            elif run.step_on == "epoch":
+                run.scheduler.step()
+        record["seconds"] = time.perf_counter() - te
+        history.records.append(record)
+        if stop_early:
+            history.stopped_early, history.stop_reason = True, "early_stopping"
+        state.record = record
+        if run.progress:
+            epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
+                                   if k not in ("epoch", "seconds") and isinstance(v, float)}, refresh=False)
+        if is_main and ckpt_path is not None:
+            _save_last(ckpt_path, run, epoch + 1, history, best_state, bad_epochs, train_loader)
+        _fire(callbacks, "epoch_end", state)
+        if use_ddp:
+            torch.distributed.barrier()
+        if stop_early or _should_stop(state.stop, use_ddp):
+            if not stop_early:
+                history.stop_reason = "stopped"
+            break
+    epoch_bar.close()
+    if restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    history.train_seconds = time.perf_counter() - t0
+    _fire(callbacks, "train_end", state)
+    return history
+
+
+def _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader) -> tuple[dict, str, str]:
+    """Validate :func:`fit`'s plain arguments; return ``(metrics, monitor, mode)`` with defaults filled in."""
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
     if patience is not None and patience < 1:
@@ -716,29 +889,33 @@ def fit(
     mode = mode or ("min" if "loss" in monitor else "max")
     if mode not in ("min", "max"):
         raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
-    if seed is not None:
-        seed_everything(seed)
+    return metrics, monitor, mode
 
-    # ---- distributed setup
+
+def _setup_distributed(distributed, device: torch.device, train_loader, seed):
+    """Join the process group when DDP is on; return ``(use_ddp, rank, device, train_loader)``.
+
+    Under DDP: initialise the group if needed (``nccl`` on CUDA, ``gloo`` otherwise), pin
+    CUDA ranks to ``cuda:LOCAL_RANK`` and give the training loader a ``DistributedSampler``.
+    """
     rank, world = _dist_env()
     use_ddp = (world > 1) if distributed == "auto" else bool(distributed)
-    device = torch.device(device) if device is not None else get_device()
-    if use_ddp:
-        import torch.distributed as dist
+    if not use_ddp:
+        return False, rank, device, train_loader
+    import torch.distributed as dist
 
-        if not dist.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
-            dist.init_process_group(backend=backend)
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if device.type == "cuda":
-            local = int(os.environ.get("LOCAL_RANK", rank))
-            device = torch.device("cuda", local)
-            torch.cuda.set_device(device)
-        train_loader = _distributed_loader(train_loader, rank, world, seed)
-    is_main = rank == 0
-    progress = progress and is_main
-    callbacks = list(callbacks) if is_main else []
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", str(rank))))
+        torch.cuda.set_device(device)
+    return True, rank, device, _distributed_loader(train_loader, rank, world, seed)
 
+
+def _build_run(model, train_loader, optimizer, lr, weight_decay, scheduler, epochs, mode, precision, device,
+               use_ddp, is_main, progress, loss_fn, grad_clip, batch_fn, input_key, target_key, max_batches) -> _Run:
+    """Resolve the precision, move (and DDP-wrap) the model, build optimizer, scheduler and scaler."""
     precision = resolve_precision(precision, device)
     model.to(device)
     net = model
@@ -752,161 +929,157 @@ def fit(
     if steps is not None and max_batches is not None:
         steps = min(steps, max_batches)
     sched, step_on = _make_scheduler(scheduler, opt, epochs, steps, lr, mode)
-    scaler = torch.amp.GradScaler("cuda") if precision == "amp" else None
+    return _Run(model=model, net=net, optimizer=opt, scheduler=sched, step_on=step_on,
+                scaler=_grad_scaler(precision, device), device=device, precision=precision, use_ddp=use_ddp,
+                is_main=is_main, progress=progress, steps=steps, loss_fn=loss_fn, grad_clip=grad_clip,
+                batch_fn=batch_fn, input_key=input_key, target_key=target_key, max_batches=max_batches)
 
-    history = History(monitor=monitor, mode=mode, precision=precision)
-    best_state = None
-    bad_epochs = 0
-    start_epoch = 0
-    ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
 
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path, map_location="cpu")
-        try:
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {ckpt_path} does not match this model/optimizer: {e}") from e
-        if sched is not None and ck.get("scheduler") is not None:
-            sched.load_state_dict(ck["scheduler"])
-        if scaler is not None and ck.get("scaler"):
-            scaler.load_state_dict(ck["scaler"])
-        history = History.from_dict(ck["history"])
-        history.precision = precision
-        best_state = ck.get("best_model")
-        bad_epochs = int(ck.get("bad_epochs", 0))
-        start_epoch = int(ck["epoch"])
-        _set_rng_state(ck["rng"], train_loader)
-        if history.stop_reason == "early_stopping":
-            start_epoch = epochs  # the run had finished; nothing left to do
-    history.stopped_early = False
-    history.stop_reason = "completed"
+def _resume(ckpt_path: Path, run: _Run, train_loader, epochs: int):
+    """Load ``last.pt`` into model, optimizer, scheduler, scaler and the RNGs.
 
-    state = FitState(epochs=epochs, n_batches=steps, history=history, model=model, optimizer=opt, scheduler=sched)
-    _fire(callbacks, "train_begin", state)
-    epoch_bar = tqdm(range(start_epoch, epochs), desc="epochs", disable=not progress, initial=start_epoch,
-                     total=epochs)
-    for epoch in epoch_bar:
-        te = time.perf_counter()
-        state.epoch, state.batch = epoch + 1, 0
-        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
-        _fire(callbacks, "epoch_begin", state)
-        net.train()
-        total, n = 0.0, 0
-        batch_bar = tqdm(train_loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress, total=steps)
-        for i, batch in enumerate(batch_bar):
-            if max_batches is not None and i >= max_batches:
-                break
-            inputs, targets = _split_batch(batch, batch_fn, input_key, target_key)
-            inputs, targets = _to_device(inputs, device), _to_device(targets, device)
-            opt.zero_grad(set_to_none=True)
-            with _autocast(precision, device):
-                out = _forward(net, inputs)
-                loss = loss_fn(out, targets)
-            if not torch.isfinite(loss):
-                raise DataError(f"loss became {float(loss)} at epoch {epoch + 1}, batch {i + 1}; lower lr "
-                                f"(now {opt.param_groups[0]['lr']:.3g}), check inputs for NaN/inf, or use grad_clip")
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if grad_clip:
-                    scaler.unscale_(opt)
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                if grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                opt.step()
-            if sched is not None and step_on == "batch":
-                sched.step()
-            bs = _batch_size(inputs)
-            lv = float(loss.detach().float())
-            total += lv * bs
-            n += bs
-            state.batch, state.loss = i + 1, lv
-            if progress:
-                batch_bar.set_postfix(loss=f"{lv:.4f}", refresh=False)
-            _fire(callbacks, "batch_end", state)
-            if _should_stop(state.stop, use_ddp):
-                break
-        batch_bar.close()
-        if _should_stop(state.stop, use_ddp):
-            history.stop_reason = "stopped"
+    Returns:
+        ``(history, best_state, bad_epochs, start_epoch)``; ``start_epoch == epochs`` when the
+        checkpointed run had already stopped early.
+
+    Raises:
+        CheckpointError: unreadable file, or weights that do not fit this model/optimizer.
+    """
+    ck = load_checkpoint(ckpt_path, map_location="cpu")
+    try:
+        run.model.load_state_dict(ck["model"])
+        run.optimizer.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"checkpoint {ckpt_path} does not match this model/optimizer: {e}") from e
+    if run.scheduler is not None and ck.get("scheduler") is not None:
+        run.scheduler.load_state_dict(ck["scheduler"])
+    if run.scaler is not None and ck.get("scaler"):
+        run.scaler.load_state_dict(ck["scaler"])
+    history = History.from_dict(ck["history"])
+    history.precision = run.precision
+    start_epoch = int(ck["epoch"])
+    _set_rng_state(ck["rng"], train_loader)
+    if history.stop_reason == "early_stopping":
+        start_epoch = epochs  # the run had finished; nothing left to do
+    return history, ck.get("best_model"), int(ck.get("bad_epochs", 0)), start_epoch
+
+
+def _train_epoch(run: _Run, train_loader, epoch: int, state: FitState, callbacks) -> float | None:
+    """One pass over the training loader (``epoch`` is 0-based).
+
+    Returns:
+        The sample-weighted mean training loss (averaged over ranks under DDP), or None when
+        ``state.stop`` was set (the epoch is abandoned and not recorded).
+
+    Raises:
+        DataError: a non-finite loss, or a loader that yielded no batches.
+    """
+    from tqdm.auto import tqdm
+
+    run.net.train()
+    total, n = 0.0, 0
+    batch_bar = tqdm(train_loader, desc=f"epoch {epoch + 1}", leave=False, disable=not run.progress,
+                     total=run.steps)
+    for i, batch in enumerate(batch_bar):
+        if run.max_batches is not None and i >= run.max_batches:
             break
-        if n == 0:
-            raise DataError("the training loader yielded no batches; check the dataset size and batch size")
-        train_loss = total / n
-        if use_ddp:
-            t = torch.tensor([total, float(n)], dtype=torch.float64, device=device)
-            torch.distributed.all_reduce(t)
-            train_loss = float(t[0] / t[1])
-        record = {"epoch": epoch + 1, "train_loss": train_loss, "lr": float(opt.param_groups[0]["lr"])}
-
-        # ---- validation on rank 0, decision broadcast
-        improved, stop_early = False, False
-        if is_main:
-            if val_loader is not None:
-                record.update(_validate(net if not use_ddp else model, val_loader, loss_fn, metrics, device,
-                                        precision, batch_fn, input_key, target_key, progress))
-            score = float(record.get(monitor, math.nan))
-            if monitor not in record:
-                raise ConfigError(f"monitor={monitor!r} is not in the epoch record (keys {sorted(record)})")
-            improved = _improved(score, history.best_score, mode, min_delta)
-            if improved:
-                history.best_score, history.best_epoch, bad_epochs = score, epoch + 1, 0
-            else:
-                bad_epochs += 1
-            stop_early = patience is not None and bad_epochs >= patience
-        if use_ddp:
-            flags = torch.tensor([float(improved), float(stop_early), float(record.get(monitor, math.nan))],
-                                 dtype=torch.float64, device=device)
-            torch.distributed.broadcast(flags, src=0)
-            improved, stop_early = bool(flags[0]), bool(flags[1])
-            record.setdefault(monitor, float(flags[2]))
-        if improved and restore_best:
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-        if sched is not None:
-            if step_on == "plateau":
-                sched.step(float(record[monitor]))
-            elif step_on == "epoch":
-                sched.step()
-        record["seconds"] = time.perf_counter() - te
-        history.records.append(record)
-        if stop_early:
-            history.stopped_early, history.stop_reason = True, "early_stopping"
-        state.record = record
-        if progress:
-            epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
-                                   if k not in ("epoch", "seconds") and isinstance(v, float)}, refresh=False)
-        if is_main and ckpt_path is not None:
-            save_checkpoint({
-                "version": CHECKPOINT_VERSION,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict() if sched is not None else None,
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "epoch": epoch + 1,
-                "history": history.to_dict(),
-                "best_model": best_state,
-                "bad_epochs": bad_epochs,
-                "rng": _get_rng_state(train_loader),
-            }, ckpt_path)
-        _fire(callbacks, "epoch_end", state)
-        if use_ddp:
-            torch.distributed.barrier()
-        if stop_early or _should_stop(state.stop, use_ddp):
-            if not stop_early:
-                history.stop_reason = "stopped"
+        inputs, targets = _split_batch(batch, run.batch_fn, run.input_key, run.target_key)
+        inputs, targets = _to_device(inputs, run.device), _to_device(targets, run.device)
+        lv = _train_step(run, inputs, targets, epoch, i)
+        bs = _batch_size(inputs)
+        total += lv * bs
+        n += bs
+        state.batch, state.loss = i + 1, lv
+        if run.progress:
+            batch_bar.set_postfix(loss=f"{lv:.4f}", refresh=False)
+        _fire(callbacks, "batch_end", state)
+        if _should_stop(state.stop, run.use_ddp):
             break
-    epoch_bar.close()
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    history.train_seconds = time.perf_counter() - t0
-    _fire(callbacks, "train_end", state)
-    return history
+    batch_bar.close()
+    if _should_stop(state.stop, run.use_ddp):
+        return None
+    if n == 0:
+        raise DataError("the training loader yielded no batches; check the dataset size and batch size")
+    if run.use_ddp:
+        t = torch.tensor([total, float(n)], dtype=torch.float64, device=run.device)
+        torch.distributed.all_reduce(t)
+        return float(t[0] / t[1])
+    return total / n
+
+
+def _train_step(run: _Run, inputs, targets, epoch: int, i: int) -> float:
+    """Forward, backward (scaled for ``"amp"``), clip, optimizer and per-batch scheduler step; the loss."""
+    opt = run.optimizer
+    opt.zero_grad(set_to_none=True)
+    with autocast(run.precision, run.device):
+        out = _forward(run.net, inputs)
+        loss = run.loss_fn(out, targets)
+    if not torch.isfinite(loss):
+        raise DataError(f"loss became {float(loss)} at epoch {epoch + 1}, batch {i + 1}; lower lr "
+                        f"(now {opt.param_groups[0]['lr']:.3g}), check inputs for NaN/inf, or use grad_clip")
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        if run.grad_clip:
+            run.scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(run.model.parameters(), run.grad_clip)
+        run.scaler.step(opt)
+        run.scaler.update()
+    else:
+        loss.backward()
+        if run.grad_clip:
+            nn.utils.clip_grad_norm_(run.model.parameters(), run.grad_clip)
+        opt.step()
+    if run.scheduler is not None and run.step_on == "batch":
+        run.scheduler.step()
+    return float(loss.detach().float())
+
+
+def _validate_and_decide(run: _Run, record: dict, val_loader, metrics, history: History, bad_epochs: int,
+                         patience, min_delta) -> tuple[bool, bool, int]:
+    """Validate on rank 0, update ``record`` and the best score, broadcast the decision under DDP.
+
+    Returns:
+        ``(improved, stop_early, bad_epochs)``.
+    """
+    monitor = history.monitor
+    improved, stop_early = False, False
+    if run.is_main:
+        if val_loader is not None:
+            record.update(_validate(run.model if run.use_ddp else run.net, val_loader, run.loss_fn, metrics, run.device,
+                                    run.precision, run.batch_fn, run.input_key, run.target_key, run.progress))
+        score = float(record.get(monitor, math.nan))
+        if monitor not in record:
+            raise ConfigError(f"monitor={monitor!r} is not in the epoch record (keys {sorted(record)})")
+        improved = _improved(score, history.best_score, history.mode, min_delta)
+        if improved:
+            history.best_score, history.best_epoch, bad_epochs = score, record["epoch"], 0
+        else:
+            bad_epochs += 1
+        stop_early = patience is not None and bad_epochs >= patience
+    if run.use_ddp:
+        flags = torch.tensor([float(improved), float(stop_early), float(record.get(monitor, math.nan))],
+                             dtype=torch.float64, device=run.device)
+        torch.distributed.broadcast(flags, src=0)
+        improved, stop_early = bool(flags[0]), bool(flags[1])
+        record.setdefault(monitor, float(flags[2]))
+    return improved, stop_early, bad_epochs
+
+
+def _save_last(ckpt_path: Path, run: _Run, epoch: int, history: History, best_state, bad_epochs: int,
+               train_loader) -> None:
+    """Write ``last.pt`` atomically after ``epoch`` (1-based) finished (see the module docstring)."""
+    save_checkpoint({
+        "version": CHECKPOINT_VERSION,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+        "epoch": epoch,
+        "history": history.to_dict(),
+        "best_model": best_state,
+        "bad_epochs": bad_epochs,
+        "rng": _get_rng_state(train_loader),
+    }, ckpt_path)
 
 
 def _should_stop(flag: bool, use_ddp: bool) -> bool:

@@ -16,10 +16,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from medbench.errors import CheckpointError, ConfigError, MedbenchError
 from medbench.training import (
     Callback,
+    autocast,
     bf16_supported,
     fit,
     load_checkpoint,
     predict,
+    resolve_precision,
     save_checkpoint,
 )
 
@@ -252,3 +254,53 @@ def test_sigkilled_run_resumes_to_the_same_result(tmp_path):
     assert a["losses"] == b["losses"]
     for k in a["params"]:
         assert torch.equal(a["params"][k], b["params"][k]), k
+
+
+# ---------------------------------------------------------------- precision / autocast
+def test_autocast_resolves_amp_against_a_cuda_device_not_the_cpu(monkeypatch):
+    """Regression (issue 10): precision='amp' on a CUDA model must not be checked against the CPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no GPU here: pretend, never enter
+    for device in (torch.device("cuda"), "cuda:0"):
+        assert resolve_precision("amp", device) == "amp"
+        assert resolve_precision("auto", device) == "amp"
+        ctx = autocast("amp", device)  # constructing is enough: entering would need a GPU
+        assert isinstance(ctx, torch.autocast)
+        assert ctx.device == "cuda" and ctx.fast_dtype == torch.float16 and ctx._enabled
+        off = autocast("fp32", device)
+        assert off.device == "cuda" and not off._enabled
+
+
+def test_autocast_on_cpu_behaves_as_before():
+    with pytest.raises(ConfigError, match="CUDA"):
+        autocast("amp", "cpu")
+    with pytest.raises(ConfigError, match="precision"):
+        autocast("fp16", torch.device("cpu"))
+    x, w = torch.randn(4, 8), torch.randn(8, 3)
+    with autocast("fp32", "cpu"):
+        assert (x @ w).dtype == torch.float32
+    with autocast("bf16", torch.device("cpu")):
+        assert (x @ w).dtype == torch.bfloat16
+    expected = "bf16" if bf16_supported("cpu") else "fp32"
+    assert resolve_precision("auto", "cpu") == expected
+    with autocast("auto", "cpu"):
+        assert (x @ w).dtype == (torch.bfloat16 if expected == "bf16" else torch.float32)
+    model = toy_model()
+    _, val = toy_loaders()
+    with pytest.raises(ConfigError, match="CUDA"):  # predict goes through the same helper
+        predict(model, val, precision="amp")
+
+
+def test_autocast_on_mps_and_other_devices_never_raises_for_the_device(monkeypatch):
+    assert resolve_precision("amp", "mps") == "amp"
+    ctx = autocast("amp", torch.device("mps"))
+    assert ctx.device == "mps" and ctx.fast_dtype == torch.float16
+    assert resolve_precision("auto", "mps") == "fp32"  # mixed precision on MPS is opt-in
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: True)
+    assert bf16_supported("mps") and autocast("bf16", "mps").fast_dtype == torch.bfloat16
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: False)
+    with pytest.warns(UserWarning, match="fp32"):
+        assert resolve_precision("bf16", "mps") == "fp32"  # bfloat16 needs macOS 14: fall back
+    with pytest.warns(UserWarning, match="fp32"):  # a device type torch cannot autocast
+        with autocast("bf16", "meta"):
+            pass
+    assert resolve_precision("auto", "meta") == "fp32"
