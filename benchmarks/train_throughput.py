@@ -4,8 +4,8 @@
    supports bf16) for the chapter-02 small CNN and for MONAI's ResNet-18;
 2. transforms: MONAI ``CacheDataset`` (deterministic preprocessing run once, random
    augmentation per epoch) vs ``Dataset`` (everything every epoch), with chapter 02's
-   pipeline and with a heavier deterministic pipeline (Gaussian smoothing + resize to 64 px,
-   typical of real preprocessing).
+   pipeline (the ``ct_2d_patch_train`` preset) and with a heavier deterministic head (Gaussian
+   smoothing + resize to 64 px, typical of real preprocessing).
 
 Each configuration trains ``--epochs`` timed epochs after one warm-up epoch; the best epoch is
 reported. Run: ``.venv/bin/python benchmarks/train_throughput.py`` (``--quick`` for a fast look).
@@ -21,8 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from medbench.models import make_model
-from medbench.models.image_classifier import make_dataset, make_transforms
-from medbench.training import _autocast, bf16_supported
+from medbench.tasks.classification import image_dataset
+from medbench.training import autocast, bf16_supported
+from medbench.transforms import get_pipeline
 
 
 def patches(n: int, size: int, seed: int = 0):
@@ -46,7 +47,7 @@ def epoch_rate(model, loader, precision: str, epochs: int) -> float:
         for batch in loader:
             x, y = (batch["image"], batch["label"]) if isinstance(batch, dict) else batch
             opt.zero_grad(set_to_none=True)
-            with _autocast(precision, device):
+            with autocast(precision, device):
                 loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
@@ -73,7 +74,7 @@ def main(argv=None) -> None:
     rows = []
 
     # ---- 1. precision, on preprocessed tensors (no transform cost)
-    pre, _ = make_transforms(augment=False)
+    pre = get_pipeline("ct_2d_patch_eval")
     x = torch.stack([pre({"image": im})["image"] for im in images])
     y = torch.as_tensor(labels)
     precisions = ["fp32"] + (["bf16"] if bf16_supported("cpu") else [])
@@ -96,17 +97,18 @@ def main(argv=None) -> None:
         rows.append(("  bf16: not supported by this CPU, skipped", float("nan")))
 
     # ---- 2. cached vs uncached transforms
-    from monai.transforms import Compose, GaussianSmoothd, Resized
+    from monai.transforms import Compose, GaussianSmoothd, Randomizable, Resized
 
-    heavy_pre = Compose([pre, GaussianSmoothd(keys="image", sigma=1.0),
-                         Resized(keys="image", spatial_size=(64, 64), mode="bilinear")])
-    for label, pipeline in (("chapter-02 preprocessing", pre), ("smoothing + resize to 64 px", heavy_pre)):
-        _, aug = make_transforms(augment=True, seed=0)
+    heavy = [GaussianSmoothd(keys="image", sigma=1.0), Resized(keys="image", spatial_size=(64, 64), mode="bilinear")]
+    for label, extra in (("chapter-02 preprocessing", []), ("smoothing + resize to 64 px", heavy)):
+        steps = get_pipeline("ct_2d_patch_train").transforms
+        first_random = next(i for i, t in enumerate(steps) if isinstance(t, Randomizable))
         rate = {}
         for cache in (False, True):
             torch.manual_seed(0)
             model = make_model("small_cnn", num_classes=2)
-            ds = make_dataset(images, labels.astype(np.int64), pipeline, aug, cache=cache)
+            pipeline = Compose(steps[:first_random] + extra + steps[first_random:]).set_random_state(0)
+            ds = image_dataset(images, labels.astype(np.int64), pipeline, cache=cache)
             loader = DataLoader(ds, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
             rate[cache] = epoch_rate(model, loader, "fp32", args.epochs)
             rows.append((f"{label}: {'CacheDataset' if cache else 'Dataset'}", rate[cache]))
