@@ -49,11 +49,19 @@ lab: venv
 benchmarks: venv
 	$(BIN)/python benchmarks/report_suite.py
 
-## Refresh the offline widget renderer shipped in medbench/static (needs npm).
+## Refresh the offline renderers shipped in medbench/static (needs npm): widgets, MathJax,
+## the widget icon font (medbench/static/README.md lists sources and licences).
 static:
 	tmp=$$(mktemp -d) && cd $$tmp && npm init -y >/dev/null && \
-	npm install --no-audit --no-fund @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 >/dev/null && \
-	cp node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js node_modules/requirejs/require.js $(CURDIR)/medbench/static/
+	npm install --no-audit --no-fund @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 \
+	    mathjax@3.2.2 @fortawesome/fontawesome-free@5.15.4 >/dev/null && \
+	s=$(CURDIR)/medbench/static && \
+	cp node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js node_modules/requirejs/require.js $$s/ && \
+	cp node_modules/mathjax/es5/tex-svg-full.js $$s/ && \
+	cp node_modules/mathjax/LICENSE $$s/LICENSE-mathjax.txt && \
+	cp node_modules/@fortawesome/fontawesome-free/webfonts/fa-solid-900.woff2 $$s/ && \
+	cp node_modules/@fortawesome/fontawesome-free/LICENSE.txt $$s/LICENSE-fontawesome.txt && \
+	rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -29,7 +29,12 @@ from medbench.errors import ChapterError, ConfigError
 from medbench.record import metrics_from_notebook
 
 STATIC_DIR = Path(__file__).with_name("static")
-RENDERER_FILES = ("require.js", "embed-amd.js")
+# Shipped next to every report in ``_static/`` (medbench/static/README.md: sources, licences):
+# the widget renderer, MathJax 3 (TeX -> SVG, fonts inside) and Font Awesome's solid font for
+# widget button icons.
+MATHJAX_FILE = "tex-svg-full.js"
+RENDERER_FILES = ("require.js", "embed-amd.js", MATHJAX_FILE, "widget-icons.css", "fa-solid-900.woff2",
+                  "LICENSE-mathjax.txt", "LICENSE-fontawesome.txt")
 PROFILES = ("smoke", "default", "full")
 KERNEL_NAME = "medbench"  # registered by `make` with --sys-prefix; "python3" otherwise
 _TYPE_NAMES = {"int": int, "float": float, "str": str, "bool": bool}
@@ -255,36 +260,74 @@ def kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
 
 
-_NO_MATHJAX_TEMPLATE = ("{%- extends 'index.html.j2' -%}\n"
-                        "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}")
+# nbconvert's lab template with two changes for offline pages: MathJax 3 from ``_static/``
+# (only when the notebook holds TeX; nbconvert's own block loads MathJax 2 from a CDN), and
+# a stylesheet that gives widget icons a font shipped in ``_static/``.
+_OFFLINE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js_mathjax -%}
+{%- if resources.medbench_tex %}
+<script>
+(function () {
+  // ipywidgets' renderer typesets widget labels through MathJax 2's MathJax.Hub.Queue.
+  var pending = [];
+  function hub(queue) { return {Queue: function (job) { queue(job && job[2]); }}; }
+  window.MathJax = {
+    tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
+          processEscapes: true, processEnvironments: true, tags: 'ams'},
+    svg: {fontCache: 'global'},
+    // as JupyterLab: Markdown and LaTeX outputs, not code, text or HTML outputs
+    startup: {elements: ['.jp-RenderedMarkdown', '.jp-RenderedLatex'],
+              ready: function () {
+                MathJax.startup.defaultReady();
+                MathJax.Hub = hub(function (el) { if (el) MathJax.typesetPromise([el]); });
+                if (pending.length) MathJax.typesetPromise(pending);
+              }},
+    Hub: hub(function (el) { if (el) pending.push(el); })
+  };
+}());
+</script>
+<script src="{{ resources.mathjax_url }}"></script>
+{%- endif -%}
+{%- endblock html_head_js_mathjax -%}
+{%- block html_head_css -%}
+{{ super() }}
+<link rel="stylesheet" href="{{ resources.medbench_static }}/widget-icons.css">
+{%- endblock html_head_css -%}
+"""
 _TEX = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\begin\{")
 
 
 def _has_tex(nb) -> bool:
-    """Whether a Markdown cell holds TeX ($...$, \\(...\\), \\[...\\], \\begin{...})."""
-    return any(c.cell_type == "markdown" and _TEX.search(c.source) for c in nb.cells)
+    """Whether a Markdown cell holds TeX ($...$, \\(...\\), \\[...\\], \\begin{...}) or an output is LaTeX."""
+    return any((c.cell_type == "markdown" and _TEX.search(c.source))
+               or any("text/latex" in out.get("data", {}) for out in c.get("outputs", []))
+               for c in nb.cells)
 
 
 def export_html(nb_path: Path, html_path: Path, static_prefix: str = "_static") -> None:
-    """HTML of an executed notebook whose widgets render offline from ``static_prefix``."""
+    """HTML of an executed notebook that renders whole from ``static_prefix`` with no network.
+
+    Widgets render with the shipped ``embed-amd.js`` (their buttons' icons from
+    ``widget-icons.css``) and TeX typesets with the shipped MathJax 3 (SVG output), which
+    the page loads only when the notebook holds TeX. ``copy_renderer`` puts the files there.
+    """
     import jinja2
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
     exporter = HTMLExporter(template_name="lab")
-    if not _has_tex(nb):
-        # nbconvert's lab template always loads MathJax from a CDN; without TeX in the
-        # notebook it has nothing to typeset, and offline it is a failed request.
-        exporter.extra_loaders = [jinja2.DictLoader({"medbench_offline.html.j2": _NO_MATHJAX_TEMPLATE})]
-        exporter.template_file = "medbench_offline.html.j2"
+    exporter.extra_loaders = [jinja2.DictLoader({"medbench_offline.html.j2": _OFFLINE_TEMPLATE})]
+    exporter.template_file = "medbench_offline.html.j2"
     exporter.require_js_url = f"{static_prefix}/require.js"
     exporter.widget_renderer_url = f"{static_prefix}/embed-amd.js"
-    body, _ = exporter.from_notebook_node(nb)
+    exporter.mathjax_url = f"{static_prefix}/{MATHJAX_FILE}"
+    body, _ = exporter.from_notebook_node(nb, resources={"medbench_tex": _has_tex(nb),
+                                                         "medbench_static": static_prefix})
     html_path.write_text(body, encoding="utf-8")
 
 
 def copy_renderer(out: Path) -> None:
-    """Put the offline widget renderer next to the HTML files."""
+    """Put the offline renderers (widgets, MathJax, icon font) into ``out/_static``."""
     dest = out / "_static"
     dest.mkdir(parents=True, exist_ok=True)
     for name in RENDERER_FILES:

@@ -54,10 +54,10 @@ torch.set_default_dtype(torch.float64)  # float64 so that differences we measure
 # %% [markdown]
 # ## 1. Activations and their derivatives
 #
-# A layer computes `f(Wx + b)`. Without a non-linear `f`, stacked layers collapse into one
-# linear map. During back-propagation each layer multiplies the gradient by `f'`, so the size
-# of `f'` matters: the sigmoid's derivative is at most 0.25, so ten sigmoid layers can shrink a
-# gradient by 0.25¹⁰ ≈ 10⁻⁶ (the *vanishing gradient*). ReLU's derivative is exactly 1 for
+# A layer computes $f(Wx + b)$. Without a non-linear $f$, stacked layers collapse into one
+# linear map. During back-propagation each layer multiplies the gradient by $f'$, so the size
+# of $f'$ matters: the sigmoid's derivative is at most $0.25$, so ten sigmoid layers can shrink a
+# gradient by $0.25^{10} \approx 10^{-6}$ (the *vanishing gradient*). ReLU's derivative is exactly 1 for
 # positive inputs — but 0 for negative ones, so a unit that only sees negative inputs stops
 # learning (a "dead" ReLU); leaky ReLU, ELU, GELU and SiLU keep some gradient there.
 
@@ -65,8 +65,8 @@ torch.set_default_dtype(torch.float64)  # float64 so that differences we measure
 plot_activations();
 
 # %% [markdown]
-# Our formulas (`f`, and `df` written by hand) against torch's function and its autograd
-# derivative on 2,001 points in [-8, 8]:
+# Our formulas ($f$, and its derivative `df` written by hand) against torch's function and its
+# autograd derivative on 2,001 points in $[-8, 8]$:
 
 # %%
 checks = activations.check_against_torch(torch.linspace(-8, 8, 2001))
@@ -80,12 +80,12 @@ pd.DataFrame(
 #
 # | loss | formula | stable form used |
 # |---|---|---|
-# | MSE | mean (ŷ − y)² | – |
-# | binary cross-entropy (logit z, label y) | −[y log σ(z) + (1−y) log(1−σ(z))] | max(z,0) − z·y + log(1 + e^(−\|z\|)) |
-# | multi-class cross-entropy | −log softmax(z)_y | logsumexp(z) − z_y, with max(z) subtracted inside the exp |
+# | MSE | $\operatorname{mean}\,(\hat{y} - y)^2$ | – |
+# | binary cross-entropy (logit $z$, label $y$) | $-[\,y \log \sigma(z) + (1-y) \log(1-\sigma(z))\,]$ | $\max(z, 0) - z\,y + \log(1 + e^{-\lvert z \rvert})$ |
+# | multi-class cross-entropy | $-\log \operatorname{softmax}(z)_y$ | $\operatorname{logsumexp}(z) - z_y$, with $\max(z)$ subtracted inside the exp |
 #
 # The two forms are algebraically equal, but the literal one exponentiates large numbers.
-# With a confident logit of 800, `e^800` overflows (float64 tops out near e^709), and the
+# With a confident logit of 800, $e^{800}$ overflows (float64 tops out near $e^{709}$), and the
 # naive loss becomes `inf` or `nan`, while the stable one stays exact. That is why torch
 # offers `BCEWithLogitsLoss` and `CrossEntropyLoss` taking logits, not probabilities.
 
@@ -114,16 +114,23 @@ print(f"MSE: |ours - torch| = {mse_diff:.2e}")
 # %% [markdown]
 # ## 3. Optimizers from their formulas
 #
-# With gradient `g` at step `t` and learning rate `η`:
+# With gradient $g$ at step $t$ and learning rate $\eta$:
 #
-# - **SGD:** `θ ← θ − η g`.
-# - **SGD with momentum** (torch's convention): `b ← μ b + g`, `θ ← θ − η b`, with `b` starting at `g`.
-#   Sutskever et al. write `v ← μ v − η g; θ ← θ + v` — the same thing while η is constant.
+# - **SGD:** $\theta \leftarrow \theta - \eta\, g$.
+# - **SGD with momentum** (torch's convention): $b \leftarrow \mu b + g$, $\theta \leftarrow \theta - \eta\, b$,
+#   with $b$ starting at $g$. Sutskever et al. write $v \leftarrow \mu v - \eta\, g;\ \theta \leftarrow \theta + v$
+#   — the same thing while $\eta$ is constant.
 # - **Adam** (Kingma & Ba, 2015, Algorithm 1):
-#   `m ← β₁ m + (1−β₁) g`, `v ← β₂ v + (1−β₂) g²`,
-#   `m̂ = m / (1−β₁ᵗ)`, `v̂ = v / (1−β₂ᵗ)`, `θ ← θ − η m̂ / (√v̂ + ε)`.
 #
-# The divisions by `1 − βᵗ` are the **bias correction**. `m` and `v` start at zero, so early on
+# $$
+# \begin{aligned}
+# m &\leftarrow \beta_1 m + (1-\beta_1)\, g, & v &\leftarrow \beta_2 v + (1-\beta_2)\, g^2, \\
+# \hat{m} &= m / (1-\beta_1^t), & \hat{v} &= v / (1-\beta_2^t), \\
+# \theta &\leftarrow \theta - \eta\, \hat{m} / (\sqrt{\hat{v}} + \epsilon).
+# \end{aligned}
+# $$
+#
+# The divisions by $1 - \beta^t$ are the **bias correction**. $m$ and $v$ start at zero, so early on
 # they are biased towards zero; many textbook and blog versions of Adam omit the correction.
 #
 # We test our implementations where it counts: logistic regression on the Wisconsin breast
@@ -155,10 +162,10 @@ medbench.record("sgd_momentum_max_abs_diff_vs_torch", diffs["momentum"])
 
 # %% [markdown]
 # **What bias correction changes.** Below, Adam with and without it on the same problem.
-# Without correction the first step is `η(1−β₁)/√(1−β₂) ≈ 3.2η` times the sign of g, instead
-# of `η`, and for the next few hundred steps `v` stays too small, so the steps are too large
-# and the loss starts out noisier. (The exact effect depends on β₂; with β₂ = 0.999 it lasts
-# ~1/(1−β₂) = 1,000 steps.)
+# Without correction the first step is $\eta (1-\beta_1)/\sqrt{1-\beta_2} \approx 3.2\,\eta$ times the
+# sign of $g$, instead of $\eta$, and for the next few hundred steps $v$ stays too small, so the
+# steps are too large and the loss starts out noisier. (The exact effect depends on $\beta_2$;
+# with $\beta_2 = 0.999$ it lasts $\sim 1/(1-\beta_2) = 1{,}000$ steps.)
 
 # %%
 def loss_curve(make, steps):
@@ -184,8 +191,8 @@ plot_loss_curves(curves, ylabel="training BCE (logistic regression)");
 # %% [markdown]
 # ## 4. Watching optimizers move
 #
-# Three 2-D surfaces, each hard in its own way: an **ill-conditioned** bowl (25× steeper in y
-# than in x), the **Rosenbrock** banana valley, and a **saddle**. The black dot is the start,
+# Three 2-D surfaces, each hard in its own way: an **ill-conditioned** bowl (25× steeper in $y$
+# than in $x$), the **Rosenbrock** banana valley, and a **saddle**. The black dot is the start,
 # the red star a minimum. Learning rates are chosen per surface so that each method is shown
 # near its best; in the explorer below you can break them.
 
@@ -203,7 +210,7 @@ plot_trajectory_grid(paths);
 
 # %% [markdown]
 # On the ill-conditioned bowl SGD's learning rate is limited by the steep direction
-# (it diverges above η = 2/25 = 0.08), so it crawls along the flat one. Momentum accumulates
+# (it diverges above $\eta = 2/25 = 0.08$), so it crawls along the flat one. Momentum accumulates
 # speed along the flat direction; Adam rescales each coordinate by its own gradient size.
 #
 # **Try it:** pick a surface and optimizers, move the learning rate, momentum and betas.
@@ -216,14 +223,24 @@ explorer
 # %% [markdown]
 # ## 5. A two-layer network by hand
 #
-# `x (N, 30) → a = x W₁ + b₁ → h = ReLU(a) → z = h W₂ + b₂ (N, 2) → cross-entropy`.
+# $$
+# x \ (N, 30) \;\to\; a = x W_1 + b_1 \;\to\; h = \operatorname{ReLU}(a) \;\to\; z = h W_2 + b_2 \ (N, 2)
+# \;\to\; \text{cross-entropy}
+# $$
 #
 # Back-propagation is the chain rule applied from the loss backwards:
 #
-# - `∂L/∂z = (softmax(z) − onehot(y)) / N`
-# - `∂L/∂W₂ = hᵀ ∂L/∂z`, `∂L/∂b₂ = Σₙ ∂L/∂z`
-# - `∂L/∂h = ∂L/∂z W₂ᵀ`, `∂L/∂a = ∂L/∂h ⊙ [a > 0]`
-# - `∂L/∂W₁ = xᵀ ∂L/∂a`, `∂L/∂b₁ = Σₙ ∂L/∂a`
+# $$
+# \begin{aligned}
+# \frac{\partial L}{\partial z} &= \frac{\operatorname{softmax}(z) - \operatorname{onehot}(y)}{N} \\
+# \frac{\partial L}{\partial W_2} &= h^\top \frac{\partial L}{\partial z}, &
+# \frac{\partial L}{\partial b_2} &= \sum_n \frac{\partial L}{\partial z} \\
+# \frac{\partial L}{\partial h} &= \frac{\partial L}{\partial z} W_2^\top, &
+# \frac{\partial L}{\partial a} &= \frac{\partial L}{\partial h} \odot [a > 0] \\
+# \frac{\partial L}{\partial W_1} &= x^\top \frac{\partial L}{\partial a}, &
+# \frac{\partial L}{\partial b_1} &= \sum_n \frac{\partial L}{\partial a}
+# \end{aligned}
+# $$
 #
 # `medbench.teaching.two_layer.manual_gradients` does exactly this; autograd does it for us.
 # This comparison runs in float32, the precision networks are trained in.
