@@ -9,7 +9,10 @@ import io
 
 import matplotlib
 
-if not matplotlib.get_backend().lower().startswith(("module://", "inline", "nbagg", "widget", "ipympl")):
+# Headless by default (tests, scripts); Jupyter's inline/widget backends are kept. The backend is read
+# without auto-selecting one (which would import pyplot: ~0.25 s the SliceViewer need not pay).
+_backend = matplotlib.get_backend(auto_select=False)
+if not (_backend or "").lower().startswith(("module://", "inline", "nbagg", "widget", "ipympl")):
     matplotlib.use("Agg")
 
 

@@ -1,10 +1,12 @@
 """Figures for medical images: CT windows, orthogonal planes, orientation and spacing, augmentations.
 
-Display convention (the same as :class:`medbench.widgets.slice_viewer.SliceViewer` and
-:mod:`medbench.plots.phantom`): 3D arrays are ``(X, Y, Z)`` in RAS order and show in the
-radiological view (:func:`medbench.transforms.display_view`), with the physical aspect
-ratio from the voxel spacing. 2D arrays are ``(X, Y)`` = (columns, rows), as the DICOM
-reader returns them, and are shown transposed (``image.T``).
+Display convention: every slice goes through :func:`medbench.plots.display.show_slice`, the
+convention the :class:`~medbench.widgets.slice_viewer.SliceViewer` renders with: 3D arrays are
+``(X, Y, Z)`` in RAS order and show in the radiological view
+(:func:`medbench.transforms.display_view`), with the physical aspect ratio from the voxel
+spacing and labels in the shared palette. 2D arrays are ``(X, Y)`` = (columns, rows), as the
+DICOM reader returns them (layout ``"xy"``: shown transposed), or axial slices of a RAS
+volume (layout ``"ras"``).
 """
 from __future__ import annotations
 
@@ -13,8 +15,17 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from medbench.transforms import (CT_WINDOWS, PLANES, apply_window, display_view, get_window, to_ras,
-                                 view_spacing)
+from medbench.errors import ConfigError
+from medbench.plots.display import show_slice, slice_view, view_2d
+from medbench.transforms import (
+    CT_WINDOWS,
+    NORMAL_AXIS,
+    PLANES,
+    apply_window,
+    get_window,
+    to_ras,
+    view_spacing,
+)
 
 _EDGE_LETTERS = {  # (left, right, top, bottom) screen edges of each radiological view
     "axial": ("R", "L", "A", "P"),
@@ -30,28 +41,6 @@ def _letters(ax, plane: str, color: str = "yellow") -> None:
     ax.text(0.96, 0.5, right, **kw)
     ax.text(0.5, 0.95, top, **kw)
     ax.text(0.5, 0.05, bottom, **kw)
-
-
-def _show(ax, img2d, row_mm: float = 1.0, col_mm: float = 1.0, cmap: str = "gray", vmin=None, vmax=None,
-          title: str | None = None):
-    ax.imshow(img2d, cmap=cmap, vmin=vmin, vmax=vmax, aspect=row_mm / col_mm, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=9)
-
-
-def _overlay(ax, lab2d, row_mm: float = 1.0, col_mm: float = 1.0, alpha: float = 0.35, colours=None) -> None:
-    from matplotlib.colors import ListedColormap
-
-    lab2d = np.asarray(lab2d)
-    n = int(lab2d.max()) + 1 if lab2d.size else 1
-    if n <= 1:
-        return
-    cycle = list(colours) if colours is not None else list(plt.get_cmap("tab20").colors)
-    cmap = ListedColormap([(0, 0, 0, 0)] + [cycle[(i - 1) % len(cycle)] for i in range(1, n)])
-    ax.imshow(np.ma.masked_equal(lab2d, 0), cmap=cmap, vmin=0, vmax=n - 1, alpha=alpha,
-              aspect=row_mm / col_mm, interpolation="nearest")
 
 
 def plot_ct_windows(image: np.ndarray, windows: Sequence = ("brain", "soft_tissue", "bone", "lung"),
@@ -81,7 +70,7 @@ def plot_ct_windows(image: np.ndarray, windows: Sequence = ("brain", "soft_tissu
     ax.set_ylabel("pixels (log)")
     ax.legend(fontsize=7, loc="upper right")
     for ax, w, c in zip(axes[1:], wins, colours):
-        _show(ax, apply_window(image.T, w), title=f"{w.name}: W{w.width:g} / L{w.level:g}")
+        show_slice(ax, image, window=w, title=f"{w.name}: W{w.width:g} / L{w.level:g}")
         for s in ax.spines.values():
             s.set_color(c)
             s.set_linewidth(2)
@@ -93,16 +82,16 @@ def plot_ct_windows(image: np.ndarray, windows: Sequence = ("brain", "soft_tissu
 
 def plot_planes(volume: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), label: np.ndarray | None = None,
                 *, index: Sequence[int] | None = None, window=None, alpha: float = 0.35,
-                label_colours=None, title: str | None = None, cmap: str = "gray"):
+                colors: Mapping | None = None, title: str | None = None, cmap: str = "gray"):
     """Axial, coronal and sagittal slices through one point, with physical aspect and R/L/A/P/S/I marks.
 
     Args:
         volume: ``(X, Y, Z)`` RAS volume.
         spacing: mm per axis.
-        label: optional label map overlaid.
+        label: optional label map overlaid (shared palette, :mod:`medbench.plots.display`).
         index: ``(x, y, z)`` voxel the three planes pass through (default: the centre).
         window: CT window (preset or ``(width, level)``) or ``None`` (0.5-99.5 percentiles).
-        label_colours: list of colours for ids 1, 2, ...
+        colors: palette overrides ``{id: colour or None}``, as the SliceViewer's ``colors``.
 
     Returns:
         matplotlib Figure.
@@ -111,25 +100,20 @@ def plot_planes(volume: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), 
     if volume.ndim != 3:
         raise ValueError(f"plot_planes needs a 3D volume (X, Y, Z), got shape {volume.shape}")
     index = tuple(s // 2 for s in volume.shape) if index is None else tuple(int(i) for i in index)
-    if window is not None:
-        vol, vmin, vmax = apply_window(volume, window), 0.0, 1.0
-    else:
-        vol = volume
+    vmin = vmax = None
+    if window is None:
         vmin, vmax = (float(v) for v in np.percentile(volume[::2, ::2, ::2], [0.5, 99.5]))
     widths = []
     for plane in PLANES:
         r_mm, c_mm = view_spacing(spacing, plane)
-        rows, cols = display_view(volume, plane, 0).shape
+        rows, cols = slice_view(volume, plane, 0).shape
         widths.append(cols * c_mm / (rows * r_mm))
     fig, axes = plt.subplots(1, 3, figsize=(3.2 * sum(widths) / max(widths) + 1.0, 3.6),
                              gridspec_kw={"width_ratios": widths})
     for ax, plane in zip(axes, PLANES):
-        k = index[{"axial": 2, "coronal": 1, "sagittal": 0}[plane]]
-        r_mm, c_mm = view_spacing(spacing, plane)
-        _show(ax, display_view(vol, plane, k), r_mm, c_mm, cmap=cmap, vmin=vmin, vmax=vmax,
-              title=f"{plane} {k}")
-        if label is not None:
-            _overlay(ax, display_view(np.asarray(label), plane, k), r_mm, c_mm, alpha, label_colours)
+        k = index[NORMAL_AXIS[plane]]
+        show_slice(ax, volume, plane, k, spacing=spacing, label=label, window=window, vmin=vmin, vmax=vmax,
+                   alpha=alpha, colors=colors, cmap=cmap, title=f"{plane} {k}")
         _letters(ax, plane)
     if title:
         fig.suptitle(title)
@@ -178,20 +162,20 @@ def plot_orientation_spacing(volume: np.ndarray, affine: np.ndarray, label: np.n
     ax.set_xlabel("array axis 1 (Y)")
     ax.set_ylabel("array axis 0 (X)")
     ax = axes[0, 1]
-    r_mm, c_mm = view_spacing(spacing, "axial")
-    _show(ax, display_view(shown_ras, "axial", kz), r_mm, c_mm, vmin=vmin, vmax=vmax,
-          title="reoriented to RAS, radiological view")
+    show_slice(ax, shown_ras, "axial", kz, spacing=spacing, vmin=vmin, vmax=vmax,
+               title="reoriented to RAS, radiological view")
     if lab is not None:
-        ax.contour(display_view(lab, "axial", kz) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
+        ax.contour(slice_view(lab, "axial", kz) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
     _letters(ax, "axial")
-    cor = display_view(shown_ras, "coronal", j)
     r_mm, c_mm = view_spacing(spacing, "coronal")
-    _show(axes[1, 0], cor, vmin=vmin, vmax=vmax, title=f"coronal, square pixels (ignores {r_mm:g} x {c_mm:g} mm)")
-    _show(axes[1, 1], cor, r_mm, c_mm, vmin=vmin, vmax=vmax, title="coronal, physical aspect from the spacing")
+    show_slice(axes[1, 0], shown_ras, "coronal", j, spacing=(1.0, 1.0, 1.0), vmin=vmin, vmax=vmax,
+               title=f"coronal, square pixels (ignores {r_mm:g} x {c_mm:g} mm)")
+    show_slice(axes[1, 1], shown_ras, "coronal", j, spacing=spacing, vmin=vmin, vmax=vmax,
+               title="coronal, physical aspect from the spacing")
     for ax, aspect in zip(axes[1], (1.0, r_mm / c_mm)):
         _letters(ax, "coronal")
         if lab is not None:
-            ax.contour(display_view(lab, "coronal", j) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
+            ax.contour(slice_view(lab, "coronal", j) > 0, levels=[0.5], colors="tab:red", linewidths=0.6)
             ax.set_aspect(aspect)
     if title:
         fig.suptitle(title)
@@ -199,13 +183,15 @@ def plot_orientation_spacing(volume: np.ndarray, affine: np.ndarray, label: np.n
     return fig
 
 
+_ORIENTATION_LAYOUT = {"RAS": "ras", "stored": "xy"}
+
+
 def _disp2d(arr: np.ndarray, orientation: str) -> np.ndarray:
-    """``(X, Y)`` slice -> display: ``"RAS"`` (radiological view of a RAS slice) or ``"stored"`` (``.T``)."""
-    if orientation == "RAS":
-        return arr[::-1, ::-1].T
-    if orientation == "stored":
-        return arr.T
-    raise ValueError(f"orientation must be 'RAS' or 'stored', got {orientation!r}")
+    """``(X, Y)`` slice -> display (:func:`~medbench.plots.display.view_2d`): ``"RAS"`` (radiological
+    view of a RAS slice) or ``"stored"`` (``.T``, as the DICOM reader's ``(X, Y)``)."""
+    if orientation not in _ORIENTATION_LAYOUT:
+        raise ConfigError(f"orientation must be 'RAS' or 'stored', got {orientation!r}")
+    return view_2d(arr, _ORIENTATION_LAYOUT[orientation])
 
 
 def _as_2d(x) -> np.ndarray:
@@ -295,21 +281,18 @@ def plot_slices(volume: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), 
                 n: int = 10, ncols: int = 5, window=None, title: str | None = None):
     """A montage of ``n`` evenly spaced slices of a RAS volume along ``plane`` (radiological view)."""
     volume = np.asarray(volume)
-    axis = {"axial": 2, "coronal": 1, "sagittal": 0}[plane]
+    axis = NORMAL_AXIS[plane]
     idx = np.unique(np.linspace(0, volume.shape[axis] - 1, min(n, volume.shape[axis])).round().astype(int))
-    if window is not None:
-        vol, vmin, vmax = apply_window(volume, window), 0.0, 1.0
-    else:
-        vol = volume
+    vmin = vmax = None
+    if window is None:
         vmin, vmax = (float(v) for v in np.percentile(volume, [0.5, 99.5]))
     nrows = int(np.ceil(len(idx) / ncols))
-    r_mm, c_mm = view_spacing(spacing, plane)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.0 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, k in zip(axes.flat, idx):
-        _show(ax, display_view(vol, plane, int(k)), r_mm, c_mm, vmin=vmin, vmax=vmax,
-              title=f"{plane} {k} ({k * float(spacing[axis]):.0f} mm)")
+        show_slice(ax, volume, plane, int(k), spacing=spacing, window=window, vmin=vmin, vmax=vmax,
+                   title=f"{plane} {k} ({k * float(spacing[axis]):.0f} mm)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,9 +1,10 @@
 """Figures of labelled volumes: the CT phantom, the MNI152 brain and their simulated cases.
 
-Display convention: axial slices in the radiological view (patient's right on the viewer's
-left, anterior up), coronal slices with superior up and the patient's right on the left, all
-with the physical aspect ratio from the voxel spacing. Arrays are indexed ``(x, y, z)`` in a
-RAS-like frame (+x right, +y anterior, +z superior), as medbench's simulators return them.
+Display convention: the one of :mod:`medbench.plots.display` (and of the SliceViewer): axial
+slices in the radiological view (patient's right on the viewer's left, anterior up), coronal
+slices with superior up and the patient's right on the left, all with the physical aspect
+ratio from the voxel spacing, labels in the shared palette. Arrays are indexed ``(x, y, z)``
+in a RAS-like frame (+x right, +y anterior, +z superior), as medbench's simulators return them.
 """
 from __future__ import annotations
 
@@ -11,36 +12,10 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
-from matplotlib.patches import Patch
 
-#: Colours of the phantom labels (index = label id); 0 is transparent.
-LABEL_COLOURS = [
-    (0, 0, 0, 0), "#c8b08c", "#5ab4e6", "#2f7fc1", "#d62728", "#8c564b", "#9467bd", "#e7ba52",
-    "#bcbd22", "#f7f7f7", "#ff7f0e", "#00e000", "#f4e3a1", "#17becf", "#e377c2", "#7f7f7f",
-]
-
-
-def _plane(vol: np.ndarray, plane: str, idx: int) -> np.ndarray:
-    """A 2D display array (rows top->bottom) for ``plane`` at slice ``idx`` (radiological view)."""
-    from medbench.transforms import display_view
-
-    return display_view(vol, plane, idx)
-
-
-def _aspect(spacing: Sequence[float], plane: str) -> float:
-    sx, sy, sz = spacing
-    return {"axial": sy / sx, "coronal": sz / sx, "sagittal": sz / sy}[plane]
-
-
-#: Colours of the brain tissue labels (CSF blue, grey matter red, white matter yellow).
-BRAIN_COLOURS = [(0, 0, 0, 0), "#377eb8", "#e41a1c", "#ffd92f"]
-
-
-def _label_cmap(n: int, colours: Sequence | None = None) -> ListedColormap:
-    colours = list(colours) if colours is not None else LABEL_COLOURS
-    cols = [colours[i % len(colours)] if i else (0, 0, 0, 0) for i in range(max(n, 2))]
-    return ListedColormap(cols)
+from medbench.plots import display
+from medbench.plots.display import legend_handles, show_slice, slice_view
+from medbench.transforms import NORMAL_AXIS
 
 
 def plot_label_montage(
@@ -55,7 +30,7 @@ def plot_label_montage(
     label_names: Mapping[str, int] | None = None,
     title: str | None = None,
     panel_size: float = 2.6,
-    colours: Sequence | None = None,
+    colors: Mapping | None = None,
 ):
     """Montage of evenly spaced slices per plane, with an optional label overlay and legend.
 
@@ -70,7 +45,8 @@ def plot_label_montage(
         label_names: ``{name: id}`` for the legend (only ids present are listed).
         title: figure title.
         panel_size: inches per panel.
-        colours: colour per label id (index 0 is ignored); default :data:`LABEL_COLOURS`.
+        colors: overrides of the shared palette ``{id: colour or None}`` (``None`` hides an
+            id), as the SliceViewer's ``colors``; e.g. ``display.PHANTOM_COLORS``.
 
     Returns:
         The matplotlib figure.
@@ -81,13 +57,10 @@ def plot_label_montage(
     if window is None:
         window = tuple(np.percentile(image, [1, 99]))
     lab = None if label is None else np.asarray(label)
-    n_lab = int(lab.max()) + 1 if lab is not None and lab.size else 2
-    cmap = _label_cmap(n_lab, colours)
-    axis_of = {"axial": 2, "coronal": 1, "sagittal": 0}
     fig, axes = plt.subplots(len(planes), n_slices, figsize=(panel_size * n_slices, panel_size * len(planes)),
                              squeeze=False)
     for r, plane in enumerate(planes):
-        ax_i = axis_of[plane]
+        ax_i = NORMAL_AXIS[plane]
         n = image.shape[ax_i]
         if lab is not None and (lab > 0).any():
             other = tuple(a for a in range(3) if a != ax_i)
@@ -98,23 +71,15 @@ def plot_label_montage(
         idxs = np.linspace(lo + 0.12 * (hi - lo), hi - 0.12 * (hi - lo), n_slices).round().astype(int)
         for c, idx in enumerate(idxs):
             ax = axes[r, c]
-            ax.imshow(_plane(image, plane, idx), cmap="gray", vmin=window[0], vmax=window[1],
-                      aspect=_aspect(spacing, plane), interpolation="nearest")
-            if lab is not None:
-                sl = _plane(lab, plane, idx).astype(float)
-                ax.imshow(np.ma.masked_where(sl == 0, sl), cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5,
-                          alpha=alpha, aspect=_aspect(spacing, plane), interpolation="nearest")
+            show_slice(ax, image, plane, int(idx), spacing=spacing, label=lab, vmin=window[0], vmax=window[1],
+                       alpha=alpha, colors=colors)
             ax.set_title(f"{plane} {idx}", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
             if c == 0 and plane in ("axial", "coronal"):
                 ax.text(0.02, 0.5, "R", transform=ax.transAxes, color="yellow", fontsize=8, va="center")
                 ax.text(0.98, 0.5, "L", transform=ax.transAxes, color="yellow", fontsize=8, va="center",
                         ha="right")
     if lab is not None and label_names:
-        present = set(np.unique(lab).tolist())
-        handles = [Patch(color=cmap(i), label=f"{i} {name}") for name, i in label_names.items()
-                   if i in present and i > 0]
+        handles = legend_handles(label_names, np.unique(lab).tolist(), colors, with_ids=True)
         if handles:
             fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     if title:
@@ -128,12 +93,13 @@ def plot_phantom(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "
     """Montage of a CT phantom case (:func:`medbench.data.phantom.make_ct_phantom`) with labels.
 
     The default window (-1000, 400) HU shows air, lung, soft tissue and bone at once; see
-    :func:`plot_lesions` for close-ups of the lesions.
+    :func:`plot_lesions` for close-ups of the lesions. Labels use the shared palette with the
+    body and fat hidden (``display.PHANTOM_COLORS``), as ``SliceViewer(case, colors=PHANTOM_COLORS)``.
     """
     from medbench.data.phantom import PHANTOM_LABELS
 
     fig = plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes, n_slices=n_slices,
-                             window=window, alpha=alpha, label_names=PHANTOM_LABELS,
+                             window=window, alpha=alpha, label_names=PHANTOM_LABELS, colors=display.PHANTOM_COLORS,
                              title=title or f"CT phantom (seed {case.get('seed', '?')})")
     return fig
 
@@ -166,17 +132,14 @@ def plot_lesions(case: Mapping[str, Any], *, field_mm: float = 64.0, max_lesions
         hx, hy = int(round(field_mm / 2 / sp[0])), int(round(field_mm / 2 / sp[1]))
         xs = slice(max(i - hx, 0), min(i + hx + 1, img.shape[0]))
         ys = slice(max(j - hy, 0), min(j + hy + 1, img.shape[1]))
-        lo, hi = (-1350.0, 150.0) if les["kind"] == "lung_nodule" else (-40.0, 160.0)
-        crop = _plane(img[xs, ys, :], "axial", k)
-        mask = _plane(lab[xs, ys, :] == PHANTOM_LABELS["lesion"], "axial", k)
-        ax.imshow(crop, cmap="gray", vmin=lo, vmax=hi, aspect=sp[1] / sp[0], interpolation="nearest")
+        window = "lung" if les["kind"] == "lung_nodule" else (200.0, 60.0)  # (width, level) HU
+        show_slice(ax, img[xs, ys, :], "axial", k, spacing=sp, window=window)
+        mask = slice_view(lab[xs, ys, :] == PHANTOM_LABELS["lesion"], "axial", k)
         if mask.any():
             ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.8)
         kind = "nodule" if les["kind"] == "lung_nodule" else "liver"
         verdict = "malignant" if les["malignant"] else "benign"
         ax.set_title(f"{kind} {les['diameter_mm']:.0f} mm\n{les['margin']}, {verdict}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
     fig.tight_layout()
     return fig
 
@@ -184,33 +147,11 @@ def plot_lesions(case: Mapping[str, Any], *, field_mm: float = 64.0, max_lesions
 def plot_brain(case: Mapping[str, Any], *, planes: Sequence[str] = ("axial", "coronal", "sagittal"),
                n_slices: int = 4, alpha: float = 0.35, title: str | None = None):
     """Montage of an MNI152 case (:func:`medbench.data.brain.load_mni152` / ``deformed_brain``)."""
-    names = {"background": 0, "csf_other": 1, "grey_matter": 2, "white_matter": 3}
+    from medbench.data.brain import BRAIN_LABELS
+
     return plot_label_montage(case["image"], case.get("label"), case["spacing"], planes=planes,
-                              n_slices=n_slices, alpha=alpha, label_names=names, title=title,
-                              colours=BRAIN_COLOURS)
+                              n_slices=n_slices, alpha=alpha, label_names=BRAIN_LABELS, title=title,
+                              colors=display.BRAIN_COLORS)
 
 
-def plot_patches(images: np.ndarray, labels: np.ndarray, n: int = 16, window: tuple[float, float] = (-1000, 400),
-                 titles: Sequence[str] | None = None, seed: int = 0):
-    """A grid of ``n`` patches (``(N, 1, H, W)`` or ``(N, H, W)``, HU), half per class when possible."""
-    images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[:, 0]
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    idx: list[int] = []
-    classes = np.unique(labels)
-    for k, cl in enumerate(classes):
-        pool = np.flatnonzero(labels == cl)
-        take = min(len(pool), n // len(classes) + (1 if k < n % len(classes) else 0))
-        idx += rng.choice(pool, take, replace=False).tolist()
-    cols = min(8, len(idx))
-    rows = int(np.ceil(len(idx) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.55 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, idx):
-        ax.imshow(images[i].T[::-1, ::-1], cmap="gray", vmin=window[0], vmax=window[1])
-        ax.set_title(titles[i] if titles is not None else f"label {labels[i]}", fontsize=7)
-    fig.tight_layout()
-    return fig
+__all__ = ["plot_brain", "plot_label_montage", "plot_lesions", "plot_phantom"]

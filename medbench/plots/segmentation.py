@@ -6,11 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from medbench.plots import fig_to_png  # noqa: F401  (re-exported for widgets)
-
-_PALETTE = np.array([
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-]) / 255.0
+from medbench.plots.display import legend_handles, show_slice
 
 
 def plot_scores(table, title: str = ""):
@@ -43,34 +39,28 @@ def plot_scores(table, title: str = ""):
     return fig
 
 
-def _overlay(ax, img2d: np.ndarray, lab2d: np.ndarray, n_classes: int, vmin: float, vmax: float, alpha=0.45):
-    ax.imshow(img2d.T, cmap="gray", vmin=vmin, vmax=vmax, origin="lower")
-    rgba = np.zeros(lab2d.T.shape + (4,))
-    for k in range(1, n_classes):
-        m = lab2d.T == k
-        rgba[m, :3] = _PALETTE[(k - 1) % len(_PALETTE)]
-        rgba[m, 3] = alpha
-    ax.imshow(rgba, origin="lower")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def plot_overlays(image, truth, prediction, structures: Sequence[str], n_slices: int = 3,
-                  window: tuple[float, float] | None = None, title: str = ""):
+                  window: tuple[float, float] | None = None, title: str = "",
+                  spacing: Sequence[float] = (1.0, 1.0, 1.0), alpha: float = 0.45):
     """Axial slices of one case: truth (top row) and prediction (bottom row) over the image.
 
+    Slices are drawn like the SliceViewer shows them (:mod:`medbench.plots.display`): the
+    radiological view of a RAS volume, the physical aspect from ``spacing`` and the shared
+    label palette.
+
     Args:
-        image: ``(X, Y, Z)`` (or ``(1, X, Y, Z)``) volume.
+        image: ``(X, Y, Z)`` (or ``(1, X, Y, Z)``) RAS volume.
         truth, prediction: integer label maps of the same shape.
         structures: names of labels ``1..n`` (legend).
         n_slices: evenly spaced axial slices through the labelled range.
         window: display range ``(vmin, vmax)``; default the 1st-99th percentile.
+        spacing: mm per axis (physical aspect).
+        alpha: label opacity.
 
     Returns:
         The matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
     img = np.asarray(image, dtype=np.float32).squeeze()
     gt = np.asarray(truth).squeeze()
@@ -79,15 +69,15 @@ def plot_overlays(image, truth, prediction, structures: Sequence[str], n_slices:
     lo, hi = (zs.min(), zs.max()) if len(zs) else (0, img.shape[2] - 1)
     picks = np.linspace(lo, hi, n_slices + 2)[1:-1].round().astype(int)
     vmin, vmax = window or (float(np.percentile(img, 1)), float(np.percentile(img, 99)))
-    n_classes = len(structures) + 1
     fig, axes = plt.subplots(2, n_slices, figsize=(3.0 * n_slices, 6.2), squeeze=False)
     for j, z in enumerate(picks):
-        _overlay(axes[0, j], img[:, :, z], gt[:, :, z], n_classes, vmin, vmax)
-        _overlay(axes[1, j], img[:, :, z], pr[:, :, z], n_classes, vmin, vmax)
+        for row, lab in enumerate((gt, pr)):
+            show_slice(axes[row, j], img, "axial", int(z), spacing=spacing, label=lab, vmin=vmin, vmax=vmax,
+                       alpha=alpha)
         axes[0, j].set_title(f"z = {z}")
     axes[0, 0].set_ylabel("truth")
     axes[1, 0].set_ylabel("prediction")
-    handles = [Patch(color=_PALETTE[i % len(_PALETTE)], label=s) for i, s in enumerate(structures)]
+    handles = legend_handles({i + 1: s for i, s in enumerate(structures)})
     fig.legend(handles=handles, loc="lower center", ncol=min(len(structures), 7), frameon=False)
     if title:
         fig.suptitle(title)

@@ -21,6 +21,12 @@ slice ``volume[:, :, k]`` of a RAS volume (phantom, MONAI pipeline output); or
 ``layout="rc"`` for a picture in
 ``(rows, columns)`` order (e.g. MedMNIST, matplotlib's ``imshow``).
 
+The display convention (orientation, aspect, windowing with
+:func:`medbench.transforms.apply_window`) and the label palette are those of
+:mod:`medbench.plots.display`, which every static slice figure in :mod:`medbench.plots` uses
+too. Input normalisation (paths, reader dicts, MetaTensors, arrays -> one :class:`Volume`)
+is the pure function :func:`as_volume`. Modalities are ``"ct"`` and ``"mri"``.
+
 Everything the controls do is plain Python, so tests and notebooks drive it::
 
     v = SliceViewer(case["image"], case["label"], spacing=case["spacing"])
@@ -36,6 +42,7 @@ import os
 import struct
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -43,21 +50,73 @@ import ipywidgets as W
 import numpy as np
 
 from medbench.errors import ConfigError, DataError
-from medbench.transforms import CT_WINDOWS, NORMAL_AXIS as _NORMAL_AXIS, PLANES, CTWindow, display_view, get_window
-from medbench.transforms import to_ras, view_spacing
-#: A qualitative palette (RGB 0-255) for label ids 1, 2, ...; id 0 (background) is never drawn.
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
-    (0, 0, 128), (128, 128, 128),
+from medbench.plots.display import (
+    LAYOUTS_2D,
+    PALETTE,
+    label_lut,
+    slice_spacing,
+    slice_view,
+    to_hex,
 )
+from medbench.transforms import (
+    CT_WINDOWS,
+    PLANES,
+    CTWindow,
+    apply_window,
+    get_window,
+    to_ras,
+)
+from medbench.transforms import NORMAL_AXIS as _NORMAL_AXIS
+
 _PNG_COMPRESS_LEVEL = 1  # zlib's fastest level: slider updates matter more than bytes
 _MIN_RENDER = 256  # upsample small images to at least this many pixels on the long side
 _MAX_RENDER = 1024
 
 
 # ------------------------------------------------------------------------------- inputs
+MODALITIES = ("ct", "mri")
+"""medbench's modality vocabulary (also :func:`medbench.transforms.intensity_preset`'s)."""
+
+
+@dataclass
+class Volume:
+    """What the SliceViewer shows, whatever it was given: see :func:`as_volume`.
+
+    Attributes:
+        image: ``(X, Y, Z)`` in RAS order (reoriented when an affine was known), or a 2D
+            image ``(X, Y)``/``(rows, cols)`` as given (see ``layout``); numbers, all finite.
+        label: ``uint8`` label ids of ``image``'s shape, or ``None``.
+        prediction: a second ``uint8`` label map (e.g. a model's output), or ``None``.
+        spacing: mm per axis of ``image`` (after reorientation).
+        affine: the input's 4x4 voxel-to-RAS-mm matrix, or ``None`` when none was given.
+        orientation_in: the input's axis codes (``"LPS"``), or ``"RAS (assumed)"``.
+        modality: ``"ct"`` (values in HU) or ``"mri"`` (any other intensity).
+        layout: axis order of 2D input (``"xy"``, ``"ras"``, ``"rc"``; see
+            :func:`medbench.plots.display.view_2d`).
+        flips: ``(rows, cols)`` flips of a 2D ``"xy"`` image from its affine.
+    """
+
+    image: np.ndarray
+    label: np.ndarray | None = None
+    prediction: np.ndarray | None = None
+    spacing: tuple[float, ...] = (1.0, 1.0, 1.0)
+    affine: np.ndarray | None = None
+    orientation_in: str = "RAS (assumed)"
+    modality: str = "ct"
+    layout: str = "xy"
+    flips: tuple[bool, bool] = (False, False)
+
+    @property
+    def ndim(self) -> int:
+        """2 or 3."""
+        return int(self.image.ndim)
+
+    @property
+    def is2d(self) -> bool:
+        """True for a 2D image."""
+        return self.image.ndim == 2
+
+
 def _read_path(path: Path) -> Any:
     """A file path -> whatever medbench's readers return (dict or MetaTensor)."""
     if not path.exists():
@@ -65,13 +124,8 @@ def _read_path(path: Path) -> Any:
                         "DICOM file/series folder")
     name = path.name.lower()
     if name.endswith((".nii", ".nii.gz", ".img", ".hdr", ".mgz")):
-        try:
-            from medbench.data.nifti import read_nifti
-        except ImportError:  # readers not installed in this checkout: nibabel directly
-            import nibabel as nib
+        from medbench.data.nifti import read_nifti
 
-            img = nib.load(str(path))
-            return {"image": np.asarray(img.dataobj, dtype=np.float32), "affine": img.affine}
         return read_nifti(path)
     if path.is_dir() or name.endswith((".dcm", ".dicom")) or "." not in name:
         from medbench.data.dicom import read_dicom
@@ -138,22 +192,123 @@ def _label_names(names) -> dict[int, str]:
     return out
 
 
-def _hex(rgb) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+def _intensity_sample(img: np.ndarray) -> np.ndarray:
+    """At most ~200k voxels of ``img`` (for percentiles)."""
+    return img.reshape(-1)[::max(1, img.size // 200_000)]
 
 
-def _parse_color(c) -> tuple[int, int, int]:
-    if isinstance(c, str):
-        c = c.lstrip("#")
-        if len(c) != 6:
-            raise ConfigError(f"colour {c!r} must be '#rrggbb' or an (r, g, b) tuple")
-        return tuple(int(c[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-    rgb = tuple(float(v) for v in c)
-    if len(rgb) != 3:
-        raise ConfigError(f"colour {c!r} must have 3 components")
-    if max(rgb) <= 1.0:
-        rgb = tuple(v * 255 for v in rgb)
-    return tuple(int(round(v)) for v in rgb)  # type: ignore[return-value]
+def check_modality(modality: str) -> str:
+    """``"ct"`` or ``"mri"`` (any case) -> lower case; anything else raises ConfigError."""
+    mod = str(modality).strip().lower()
+    if mod not in MODALITIES:
+        raise ConfigError(f"modality must be one of {MODALITIES} ('ct': values in HU; 'mri': any other "
+                          f"intensity), got {modality!r}")
+    return mod
+
+
+def _as_label(lab, what: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    if lab is None:
+        return None
+    if isinstance(lab, (str, os.PathLike)):
+        lab = _read_path(Path(lab))
+    if isinstance(lab, Mapping):
+        lab = lab.get("label", lab.get("image"))
+    arr, _ = _to_numpy(lab)
+    arr = _squeeze_channel(arr, what)
+    if arr.shape != shape:
+        raise DataError(f"SliceViewer: {what} shape {arr.shape} differs from image shape {shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
+            raise DataError(f"SliceViewer: {what} must hold integer label ids; for probabilities, "
+                            "threshold or argmax them first")
+    if arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise DataError(f"SliceViewer: {what} ids must lie in 0..255, got {arr.min()}..{arr.max()}")
+    return arr.astype(np.uint8)
+
+
+def as_volume(image, label=None, prediction=None, *, spacing: Sequence[float] | None = None, affine=None,
+              modality: str | None = None, layout: str = "xy") -> Volume:
+    """Normalise anything the SliceViewer accepts into one :class:`Volume` (a pure function).
+
+    Args:
+        image: ``(X, Y, Z)`` or ``(X, Y)`` array / torch tensor / MONAI MetaTensor (a channel
+            of size 1 may lead or trail), a path (NIfTI file, DICOM file or series folder) or a
+            dict with ``"image"`` and optional ``"label"``, ``"affine"``, ``"spacing"``,
+            ``"meta"`` (what medbench's readers and simulators return).
+        label, prediction: integer label maps of the image's shape (arrays, tensors, paths or
+            reader dicts), or ``None``; a dict's ``"label"`` is used when ``label`` is None.
+        spacing: mm per array axis; default: the dict's, else the affine's, else 1 mm.
+        affine: 4x4 voxel-to-RAS-mm matrix; default: the dict's or the MetaTensor's. A 3D
+            volume is reoriented to RAS with it (axis permutations and flips only); a 2D
+            ``"xy"`` image gets the flips that put the patient's right on the screen's left.
+        modality: ``"ct"`` or ``"mri"``; default ``"ct"`` when a reader's meta says CT or the
+            1st percentile is below -500 (air in HU), else ``"mri"``.
+        layout: axis order of 2D input, ``"xy"``, ``"ras"`` or ``"rc"``.
+
+    Returns:
+        The :class:`Volume`.
+
+    Raises:
+        DataError: unreadable input, wrong dimensionality, NaN/inf voxels, label shape
+            mismatch, non-integer labels.
+        ConfigError: a bad spacing, affine, layout or modality.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        image = _read_path(Path(image))
+    meta_modality = ""
+    if isinstance(image, Mapping):
+        d = image
+        if "image" not in d:
+            raise DataError(f"SliceViewer: the dict has no 'image' entry (keys: {sorted(d)})")
+        image = d["image"]
+        label = d.get("label") if label is None else label
+        affine = d.get("affine") if affine is None else affine
+        spacing = d.get("spacing") if spacing is None else spacing
+        meta = d.get("meta")
+        meta_modality = str(meta.get("modality", "") or "") if isinstance(meta, Mapping) else ""
+    img, aff = _to_numpy(image)
+    affine = aff if affine is None else affine
+    img = _squeeze_channel(img, "image")
+    if img.dtype.kind == "f" and not np.isfinite(img).all():
+        raise DataError(f"SliceViewer: the image holds {int((~np.isfinite(img)).sum())} NaN/inf voxels; "
+                        "replace them (np.nan_to_num) before viewing")
+    if layout not in LAYOUTS_2D:
+        raise ConfigError(f"layout must be one of {LAYOUTS_2D}, got {layout!r}")
+    labels = [_as_label(label, "label", img.shape), _as_label(prediction, "prediction", img.shape)]
+    # -------- geometry
+    ndim = img.ndim
+    if spacing is None:
+        spacing = _spacing_from_affine(affine, ndim) if affine is not None else (1.0,) * ndim
+    try:
+        spacing = tuple(float(s) for s in spacing)[:ndim]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"spacing must be {ndim} numbers in mm, got {spacing!r}") from exc
+    if len(spacing) != ndim or not all(np.isfinite(s) and s > 0 for s in spacing):
+        raise ConfigError(f"spacing must be {ndim} positive numbers in mm, got {spacing!r}")
+    orientation_in = "RAS (assumed)"
+    flips = (False, False)
+    if affine is not None:
+        affine = np.asarray(affine, dtype=np.float64)
+    if affine is not None and ndim == 3:
+        (img, *labels), spacing, orientation_in = to_ras([img, *labels], affine, spacing)
+    elif affine is not None:
+        import nibabel as nib
+
+        if affine.shape != (4, 4) or not np.isfinite(affine).all():
+            raise ConfigError(f"affine must be a finite 4x4 matrix, got shape {affine.shape}")
+        try:
+            codes = nib.aff2axcodes(affine)
+        except Exception:  # noqa: BLE001 - degenerate 2D affine: show as stored
+            codes = ("?", "?", "?")
+        orientation_in = "".join(c or "?" for c in codes)
+        if layout == "xy":  # columns follow X, rows follow Y: put R/A/S where radiologists expect them
+            flips = (codes[1] in ("A", "S"), codes[0] in ("R", "A"))
+    # -------- modality
+    if modality is None:
+        is_ct = meta_modality.upper() == "CT" or float(np.percentile(_intensity_sample(img), 1)) < -500
+        modality = "ct" if is_ct else "mri"
+    return Volume(img, labels[0], labels[1], spacing, affine, orientation_in, check_modality(modality), layout,
+                  flips)
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -221,8 +376,9 @@ class SliceViewer(W.VBox):
         slice: starting slice index along the plane's normal (default: the middle).
         window: CT window preset name, ``(width, level)`` or ``None`` (CT: soft tissue;
             other modalities: the 0.5-99.5 percentile range).
-        modality: ``"ct"`` (values are HU; window presets offered) or ``"mr"``/other; by
-            default CT when the 1st percentile is below -500 (air in HU).
+        modality: ``"ct"`` (values are HU; window presets offered) or ``"mri"`` (any
+            other intensity: percentile windows); by default CT when a reader's meta says
+            CT or the 1st percentile is below -500 (air in HU).
         label_names: ``{name: id}`` (e.g. ``PHANTOM_LABELS``) or ``{id: name}`` for the legend.
         colors: ``{id: "#rrggbb" or (r, g, b) or None}`` overriding :data:`PALETTE`;
             ``None`` hides that label (e.g. the body outline).
@@ -243,86 +399,21 @@ class SliceViewer(W.VBox):
                  modality: str | None = None, label_names=None, colors=None, opacity: float = 0.4,
                  compare: bool = False, size: int = 420, layout: str = "xy",
                  titles: tuple[str, str] = ("truth", "prediction")):
-        # -------- resolve inputs
-        if isinstance(image, (str, os.PathLike)):
-            image = _read_path(Path(image))
-        meta_source = ""
-        if isinstance(image, Mapping):
-            d = image
-            if "image" not in d:
-                raise DataError(f"SliceViewer: the dict has no 'image' entry (keys: {sorted(d)})")
-            image = d["image"]
-            label = d.get("label") if label is None else label
-            affine = d.get("affine") if affine is None else affine
-            spacing = d.get("spacing") if spacing is None else spacing
-            meta_source = str((d.get("meta") or {}).get("modality", "")) if isinstance(d.get("meta"), Mapping) else ""
-        img, aff = _to_numpy(image)
-        affine = aff if affine is None else affine
-        img = _squeeze_channel(img, "image")
-        if img.dtype.kind == "f" and not np.isfinite(img).all():
-            raise DataError(f"SliceViewer: the image holds {int((~np.isfinite(img)).sum())} NaN/inf voxels; "
-                            "replace them (np.nan_to_num) before viewing")
-        self._is2d = img.ndim == 2
-        if layout not in ("xy", "rc", "ras"):
-            raise ConfigError(f"layout must be 'xy', 'rc' or 'ras', got {layout!r}")
-        labels = []
-        for what, lab in (("label", label), ("prediction", prediction)):
-            if lab is None:
-                labels.append(None)
-                continue
-            if isinstance(lab, (str, os.PathLike)):
-                lab = _read_path(Path(lab))
-            if isinstance(lab, Mapping):
-                lab = lab.get("label", lab.get("image"))
-            arr, _ = _to_numpy(lab)
-            arr = _squeeze_channel(arr, what)
-            if arr.shape != img.shape:
-                raise DataError(f"SliceViewer: {what} shape {arr.shape} differs from image shape {img.shape}")
-            if arr.dtype.kind == "f":
-                if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
-                    raise DataError(f"SliceViewer: {what} must hold integer label ids; for probabilities, "
-                                    "threshold or argmax them first")
-            if arr.size and (arr.min() < 0 or arr.max() > 255):
-                raise DataError(f"SliceViewer: {what} ids must lie in 0..255, got {arr.min()}..{arr.max()}")
-            labels.append(arr.astype(np.uint8))
-        # -------- geometry
-        ndim = img.ndim
-        if spacing is None:
-            spacing = _spacing_from_affine(affine, ndim) if affine is not None else (1.0,) * ndim
-        try:
-            spacing = tuple(float(s) for s in spacing)[:ndim]
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"spacing must be {ndim} numbers in mm, got {spacing!r}") from exc
-        if len(spacing) != ndim or not all(np.isfinite(s) and s > 0 for s in spacing):
-            raise ConfigError(f"spacing must be {ndim} positive numbers in mm, got {spacing!r}")
-        self.orientation_in = "RAS (assumed)"
-        self._flip2d = (False, False)  # (rows, cols) flips of a 2D image, from its affine
-        if affine is not None and not self._is2d:
-            (img, *labels), spacing, self.orientation_in = to_ras([img, *labels], affine, spacing)
-        elif affine is not None:
-            import nibabel as nib
-
-            affine = np.asarray(affine, dtype=np.float64)
-            if affine.shape != (4, 4) or not np.isfinite(affine).all():
-                raise ConfigError(f"affine must be a finite 4x4 matrix, got shape {affine.shape}")
-            try:
-                codes = nib.aff2axcodes(affine)
-            except Exception:  # noqa: BLE001 - degenerate 2D affine: show as stored
-                codes = ("?", "?", "?")
-            self.orientation_in = "".join(c or "?" for c in codes)
-            if layout == "xy":  # columns follow X, rows follow Y: put R/A/S where radiologists expect them
-                self._flip2d = (codes[1] in ("A", "S"), codes[0] in ("R", "A"))
-        self.volume = img
-        self.label, self.prediction = labels
-        self.spacing = spacing
-        self.layout_2d = layout
+        # -------- resolve inputs (a pure function: as_volume)
+        vol = as_volume(image, label, prediction, spacing=spacing, affine=affine, modality=modality, layout=layout)
+        img = vol.image
+        self._is2d = vol.is2d
+        self.volume = vol.image
+        self.label, self.prediction = vol.label, vol.prediction
+        self.spacing = vol.spacing
+        self.layout_2d = vol.layout
+        self.orientation_in = vol.orientation_in
+        self._flip2d = vol.flips  # (rows, cols) flips of a 2D image, from its affine
+        self.modality = vol.modality
         # -------- intensity
-        sample = img.reshape(-1)[::max(1, img.size // 200_000)]  # percentiles on <= ~200k voxels
+        sample = _intensity_sample(img)  # percentiles on <= ~200k voxels
         p_lo, p_hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
         self.value_range = (float(img.min()), float(img.max()))
-        if modality is None:
-            modality = "ct" if (meta_source.upper() == "CT" or float(np.percentile(sample, 1)) < -500) else "mr"
-        self.modality = modality.lower()
         self._auto_window = CTWindow("auto", max(p_hi - p_lo, 1e-6), (p_hi + p_lo) / 2)
         if self.modality == "ct":
             presets = list(CT_WINDOWS) + ["auto", "custom"]
@@ -337,20 +428,7 @@ class SliceViewer(W.VBox):
             default = "auto"
         # -------- labels and colours
         self.label_names = _label_names(label_names)
-        self._lut = np.zeros((256, 3), dtype=np.float32)
-        for i in range(1, 256):
-            self._lut[i] = PALETTE[(i - 1) % len(PALETTE)]
-        self._hidden = np.zeros(256, dtype=bool)
-        self._hidden[0] = True
-        if colors is not None and not isinstance(colors, Mapping):
-            raise ConfigError("colors must be a dict {label id: '#rrggbb' | (r, g, b) | None}")
-        for k, c in (colors or {}).items():
-            if not 0 < int(k) < 256:
-                raise ConfigError(f"colors: label id {k} must lie in 1..255")
-            if c is None:
-                self._hidden[int(k)] = True  # None hides that label
-            else:
-                self._lut[int(k)] = _parse_color(c)
+        self._lut, self._hidden = label_lut(colors)  # the shared palette (medbench.plots.display)
         self.titles = tuple(titles)
 
         # -------- controls
@@ -588,28 +666,14 @@ class SliceViewer(W.VBox):
 
     # --------------------------------------------------------------------- rendering
     def _view(self, arr: np.ndarray, plane: str, index: int) -> np.ndarray:
-        """The 2D view ``(rows, cols)`` of ``arr`` in display orientation (see module docstring)."""
-        if self._is2d:
-            if self.layout_2d == "ras":  # a slice (X, Y) of a RAS volume: the axial radiological view
-                return arr[::-1, ::-1].T
-            view = arr.T if self.layout_2d == "xy" else arr
-            if self._flip2d[0]:
-                view = view[::-1]
-            if self._flip2d[1]:
-                view = view[:, ::-1]
-            return view
-        return display_view(arr, plane, index)
+        """The 2D view ``(rows, cols)`` of ``arr`` in display orientation (:func:`~medbench.plots.display.slice_view`)."""
+        return slice_view(arr, plane, index, layout=self.layout_2d, flips=self._flip2d)
 
     def _view_geometry(self, plane: str | None = None) -> tuple[int, int, float, float]:
         """(rows, cols, row spacing, col spacing) of the view of ``plane`` (default: the current one)."""
         plane = plane or self.plane
-        sh, sp = self.volume.shape, self.spacing
-        if self._is2d:
-            if self.layout_2d in ("xy", "ras"):
-                return sh[1], sh[0], sp[1], sp[0]
-            return sh[0], sh[1], sp[0], sp[1]
-        rows, cols = display_view(self.volume, plane, 0).shape
-        return (rows, cols, *view_spacing(sp, plane))
+        rows, cols = self._view(self.volume, plane, 0).shape
+        return (rows, cols, *slice_spacing(self.spacing, plane, self.volume.ndim, self.layout_2d))
 
     def _render_shape(self, plane: str | None = None) -> tuple[int, int]:
         rows, cols, srow, scol = self._view_geometry(plane)
@@ -637,10 +701,7 @@ class SliceViewer(W.VBox):
             labels = self.label if self.label is not None else self.prediction
         win = self.window
         view = self._view(self.volume, plane, index)
-        scale = np.float32(255.0 / win.width)
-        g = (view.astype(np.float32, copy=False) - np.float32(win.lower)) * scale
-        np.clip(g, 0, 255, out=g)
-        grey = g.astype(np.uint8)
+        grey = apply_window(view, win, out_range=(0.0, 255.0), dtype=np.uint8)
         out_h, out_w = self._render_shape(plane)
         resize = (out_h, out_w) != grey.shape
         if resize:
@@ -706,7 +767,7 @@ class SliceViewer(W.VBox):
             return ""
         rows = "".join(
             f"<div><span style='display:inline-block;width:12px;height:12px;margin-right:4px;"
-            f"background:{_hex(self._lut[i])};vertical-align:middle'></span>"
+            f"background:{to_hex(self._lut[i])};vertical-align:middle'></span>"
             f"{html.escape(self.label_names.get(i, f'label {i}'))}</div>"
             for i in ids)
         return f"<div style='font:12px sans-serif;padding-left:8px'>{rows}</div>"
@@ -773,9 +834,5 @@ def time_updates(viewer: SliceViewer, n: int = 30, warmup: int = 3) -> np.ndarra
     return np.asarray(times)
 
 
-def compare_viewer(image, truth, prediction, **kw) -> SliceViewer:
-    """Shortcut: a :class:`SliceViewer` in compare mode (truth left, prediction right)."""
-    return SliceViewer(image, truth, prediction, compare=True, **kw)
-
-
-__all__ = ["PALETTE", "PLANES", "SliceViewer", "Snapshot", "compare_viewer", "encode_png", "time_updates"]
+__all__ = ["MODALITIES", "PALETTE", "PLANES", "SliceViewer", "Snapshot", "Volume", "as_volume", "check_modality",
+           "encode_png", "time_updates"]

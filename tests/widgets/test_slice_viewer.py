@@ -182,13 +182,14 @@ def test_compare_mode(vol):
     pred[pred == 2] = 0
     v = SliceViewer(img, lab, pred, opacity=0.6)
     assert not v.compare and v._panel2.layout.display == "none"
-    single = v.to_png()
+    v.to_png()
     v.compare = True
     assert len(v.frames) == 2 and v._panel2.layout.display is None
     assert bytes(v.image2.value).startswith(PNG_MAGIC)
     assert not np.array_equal(v.frames[0], v.frames[1]), "truth and prediction differ on this slice"
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     both = Image.open(io.BytesIO(v.to_png()))
     assert both.size[0] > 2 * v.frames[0].shape[1]
@@ -205,10 +206,10 @@ def test_compare_mode(vol):
 def test_2d_input_layouts():
     rng = np.random.default_rng(0)
     img = rng.normal(0, 100, (30, 20)).astype(np.float32)  # (X, Y)
-    v = SliceViewer(img, modality="mr")
+    v = SliceViewer(img, modality="mri")
     assert v.n_slices == 1 and v.plane_buttons.disabled and v.slice_slider.disabled
     assert v.frame.shape[1] / v.frame.shape[0] == pytest.approx(30 / 20, rel=0.02), "x runs along columns"
-    rc = SliceViewer(img, modality="mr", layout="rc")
+    rc = SliceViewer(img, modality="mri", layout="rc")
     assert rc.frame.shape[0] / rc.frame.shape[1] == pytest.approx(30 / 20, rel=0.02)
     v.slice = 0
     with pytest.raises(ConfigError):
@@ -221,7 +222,7 @@ def test_2d_input_layouts():
     with pytest.raises(ConfigError):
         v.window = "lung"  # CT presets are not offered for an MR image
     u8 = SliceViewer((rng.random((28, 28)) * 255).astype(np.uint8), layout="rc")
-    assert u8.modality == "mr" and u8.frame.shape == (256, 256)
+    assert u8.modality == "mri" and u8.frame.shape == (256, 256)
 
 
 def test_inputs_metatensor_dict_tensor_and_path(vol, tmp_path):
@@ -248,7 +249,7 @@ def test_mr_auto_window_uses_percentiles():
     rng = np.random.default_rng(1)
     img = rng.gamma(2.0, 100.0, (24, 24, 10)).astype(np.float32)
     v = SliceViewer(img)
-    assert v.modality == "mr" and v.preset.value == "auto"
+    assert v.modality == "mri" and v.preset.value == "auto"
     lo, hi = np.percentile(img, [0.5, 99.5])
     assert v.window.lower == pytest.approx(lo, rel=0.05, abs=1.0) and v.window.upper == pytest.approx(hi, rel=0.05)
     v.window = "full range"
@@ -344,3 +345,133 @@ def test_render_any_plane_without_changing_state(vol):
     sag = v.render(plane="sagittal", index=3)
     assert sag.shape[:2] == v._render_shape("sagittal") and v.plane == "axial" and v.n_renders == n
     assert v.render(None).ndim == 2  # no overlay requested: grey
+
+
+# ------------------------------------------------------------------ as_volume: one pure function per input kind
+def test_as_volume_array_is_ras_as_given_with_default_spacing_and_modality(vol):
+    from medbench.widgets.slice_viewer import Volume, as_volume
+
+    img, lab = vol
+    before = img.copy()
+    v = as_volume(img, lab)
+    assert isinstance(v, Volume) and v.ndim == 3 and not v.is2d
+    assert np.array_equal(v.image, img) and np.array_equal(v.label, lab) and v.label.dtype == np.uint8
+    assert v.prediction is None and v.affine is None
+    assert v.spacing == (1.0, 1.0, 1.0) and v.orientation_in == "RAS (assumed)" and v.modality == "ct"
+    assert np.array_equal(img, before)  # the input is not modified
+    mr = as_volume(np.random.default_rng(0).gamma(2.0, 100.0, (8, 8, 4)).astype(np.float32))
+    assert mr.modality == "mri"
+
+
+def test_as_volume_tensor_and_channel_axes(vol):
+    from medbench.widgets.slice_viewer import as_volume
+
+    img, lab = vol
+    t = as_volume(torch.as_tensor(img)[None], torch.as_tensor(lab)[..., None], spacing=(2, 2, 3))
+    assert t.image.shape == img.shape and np.array_equal(t.image, img) and np.array_equal(t.label, lab)
+    assert t.spacing == (2.0, 2.0, 3.0)
+    p = as_volume(img, prediction=lab.astype(np.float32))
+    assert p.label is None and p.prediction.dtype == np.uint8 and np.array_equal(p.prediction, lab)
+
+
+def test_as_volume_metatensor_is_reoriented_to_ras(vol):
+    from monai.data import MetaTensor
+
+    from medbench.transforms import to_ras
+    from medbench.widgets.slice_viewer import as_volume
+
+    img, lab = vol
+    lps_img, lps_lab = img[::-1, ::-1].copy(), lab[::-1, ::-1].copy()
+    affine = np.diag([-1.0, -2.0, 3.0, 1.0])
+    v = as_volume(MetaTensor(torch.as_tensor(lps_img)[None], affine=torch.as_tensor(affine)), lps_lab)
+    (ras_img, ras_lab), spacing, codes = to_ras([lps_img, lps_lab], affine)
+    assert v.orientation_in == codes == "LPS" and v.spacing == spacing == (1.0, 2.0, 3.0)
+    assert np.array_equal(v.image, img) and np.array_equal(v.image, ras_img) and np.array_equal(v.label, lab)
+    assert np.array_equal(v.affine, affine)
+
+
+def test_as_volume_reader_dict_and_phantom_case():
+    from medbench.data.phantom import make_ct_phantom
+    from medbench.widgets.slice_viewer import as_volume
+
+    case = make_ct_phantom(shape=(24, 20, 12), seed=0)
+    v = as_volume(case)
+    assert v.image.shape == case["image"].shape and np.array_equal(v.label, case["label"])
+    assert v.spacing == pytest.approx(tuple(case["spacing"])) and v.modality == "ct"
+    # a reader's meta names the modality even when the values would not tell it
+    d = {"image": np.ones((6, 6, 3), np.float32) * 100, "meta": {"modality": "CT"}}
+    assert as_volume(d).modality == "ct"
+    d["meta"]["modality"] = "MR"  # DICOM's code for MRI -> medbench's "mri"
+    assert as_volume(d).modality == "mri"
+    with pytest.raises(DataError, match="no 'image'"):
+        as_volume({"label": case["label"]})
+
+
+def test_as_volume_paths(vol, tmp_path):
+    import nibabel as nib
+
+    from medbench.widgets.slice_viewer import as_volume
+
+    img, lab = vol
+    aff = np.diag([-2.0, 2.0, 3.0, 1.0])  # LAS on disk
+    nib.save(nib.Nifti1Image(img, aff), tmp_path / "ct.nii.gz")
+    nib.save(nib.Nifti1Image(lab, aff), tmp_path / "lab.nii.gz")
+    v = as_volume(tmp_path / "ct.nii.gz", str(tmp_path / "lab.nii.gz"))
+    assert v.orientation_in == "LAS" and v.spacing == (2.0, 2.0, 3.0)
+    assert np.array_equal(v.image, img[::-1]) and np.array_equal(v.label, lab[::-1])
+    with pytest.raises(DataError, match="does not exist"):
+        as_volume(tmp_path / "missing.nii.gz")
+
+
+def test_as_volume_2d_layouts_and_affine_flips():
+    from medbench.widgets.slice_viewer import as_volume
+
+    img = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert as_volume(img).flips == (False, False) and as_volume(img).spacing == (1.0, 1.0)
+    assert as_volume(img, layout="rc").layout == "rc"
+    lps = as_volume(img, affine=np.diag([-0.5, -0.5, 1.0, 1.0]))  # DICOM: +X left, +Y posterior
+    assert lps.orientation_in == "LPS" and lps.flips == (False, False) and lps.spacing == (0.5, 0.5)
+    ras = as_volume(img, affine=np.diag([0.5, 0.5, 1.0, 1.0]))
+    assert ras.flips == (True, True)
+    with pytest.raises(ConfigError, match="layout"):
+        as_volume(img, layout="yx")
+
+
+def test_one_modality_vocabulary(vol):
+    from medbench.widgets.slice_viewer import MODALITIES, as_volume, check_modality
+
+    assert MODALITIES == ("ct", "mri")
+    img, _ = vol
+    assert as_volume(img, modality="MRI").modality == "mri" and as_volume(img, modality="CT").modality == "ct"
+    for bad in ("mr", "pet", ""):
+        with pytest.raises(ConfigError, match="'ct', 'mri'"):
+            check_modality(bad)
+        with pytest.raises(ConfigError):
+            SliceViewer(img, modality=bad)
+
+
+def test_render_windows_with_apply_window(vol):
+    """The grey picture is transforms.apply_window of transforms.display_view (no second windowing)."""
+    from medbench.transforms import apply_window, display_view
+
+    img, _ = _volume((256, 256, 4))
+    v = SliceViewer(img, window=(400, 50))
+    assert v.frame.shape == (256, 256)  # no resize at 1 mm and 256 pixels
+    expected = apply_window(display_view(img, "axial", v.slice), (400, 50), out_range=(0, 255), dtype=np.uint8)
+    assert np.array_equal(v.frame, expected)
+
+
+def test_viewer_palette_is_the_plots_palette(vol):
+    from medbench.plots import display
+
+    assert PALETTE is display.PALETTE
+    img, lab = vol
+    v = SliceViewer(img, lab, colors={2: None})
+    lut, hidden = display.label_lut({2: None})
+    assert np.array_equal(v._lut, lut) and np.array_equal(v._hidden, hidden)
+
+
+def test_dead_code_is_gone():
+    import medbench.widgets.slice_viewer as sv
+
+    assert not hasattr(sv, "compare_viewer")
