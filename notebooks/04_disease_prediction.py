@@ -58,23 +58,24 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 import medbench
-from medbench.data.ehr import MEDICATIONS, OUTCOME_RATES, OUTCOMES, TRAJECTORY_OUTCOME, VARIABLES, simulate_ehr
-from medbench.data.sequences import (StepPCA, aggregate_features, kfold_patients, prepare_sequences,
-                                     select_variables, split_patients)
-from medbench.data.tremor import band_power, simulate_tremor
-from medbench.metrics import auroc, torch_metric
-from medbench.models.recurrent import RecurrentClassifier, TremorCNN, predict_proba
-from medbench.plots.ehr import (outcome_table, plot_auroc_vs_bayes, plot_calibration_grid, plot_km,
-                                plot_patient_history, plot_tremor_tracking, plot_tremor_windows, subgroup_table)
-from medbench.survival import cindex, fit_cox, fit_neural_cox, load_cohort, neural_risk, survival_split
-from medbench.training import fit
+from medbench.data.ehr import MEDICATIONS, OUTCOME_RATES, OUTCOMES, VARIABLES, simulate_ehr
+from medbench.data.sequences import StepPCA, aggregate_features, select_variables
+from medbench.data.survival_cohorts import load_cohort
+from medbench.data.tremor import simulate_tremor
+from medbench.metrics import auroc
+from medbench.plots.ehr import (
+    outcome_table,
+    plot_auroc_vs_bayes,
+    plot_calibration_grid,
+    plot_km,
+    plot_patient_history,
+    plot_tremor_tracking,
+    plot_tremor_windows,
+    subgroup_table,
+)
+from medbench.tasks import disease, survival
 from medbench.widgets.patient_explorer import PatientExplorer, WhatIfPanel
 from medbench.widgets.training_panel import TrainingPanel
 
@@ -144,8 +145,7 @@ plot_patient_history(cohort.history(example), window_years=cohort.window_years, 
 
 # %%
 variables = list(VARIABLES) + list(MEDICATIONS)
-splits = split_patients(patients["patient_id"], seed=seed, stratify=patients["cvd"])
-data, scaler = prepare_sequences(obs, patients, splits, variables, OUTCOMES, cohort.window_years, max_len)
+splits, data, scaler = disease.prepare_ehr(cohort, max_len=max_len, seed=seed, variables=variables, stratify="cvd")
 assert not (set(splits["train"]) & set(splits["test"])) and not (set(splits["val"]) & set(splits["test"]))
 assert set(scaler.patient_ids_) == set(splits["train"])
 pd.DataFrame({k: {"patients": len(d), "X shape": d.X.shape, "mean visits": d.lengths.mean().round(1),
@@ -179,14 +179,7 @@ print(f"12 of {data['train'].n_features} PCA components keep "
 
 # %%
 y = {k: d.y.astype(int) for k, d in data.items()}
-baseline_probs = {"logreg": np.zeros_like(data["test"].y), "gboost": np.zeros_like(data["test"].y)}
-for j, o in enumerate(OUTCOMES):
-    logreg = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000))
-    logreg.fit(agg["train"], y["train"][:, j])
-    baseline_probs["logreg"][:, j] = logreg.predict_proba(agg["test"])[:, 1]
-    gb = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, early_stopping=True, random_state=seed)
-    gb.fit(agg["train"], y["train"][:, j])
-    baseline_probs["gboost"][:, j] = gb.predict_proba(agg["test"])[:, 1]
+baseline_probs = disease.fit_baselines(agg["train"], y["train"], agg["test"], seed=seed)
 pd.DataFrame({m: {o: auroc(y["test"][:, j], p[:, j]) for j, o in enumerate(OUTCOMES)}
               for m, p in baseline_probs.items()}).round(3)
 
@@ -198,16 +191,7 @@ pd.DataFrame({m: {o: auroc(y["test"][:, j], p[:, j]) for j, o in enumerate(OUTCO
 # %%
 pool = np.concatenate([splits["train"], splits["val"]])
 agg_pool = pd.concat([agg["train"], agg["val"]]).loc[pool]
-y_pool = patients.set_index("patient_id").loc[pool]
-cv_rows = []
-for k, (tr_ids, te_ids) in enumerate(kfold_patients(pool, k=5, seed=seed)):
-    row = {"fold": k + 1}
-    for o in OUTCOMES:
-        m = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000))
-        m.fit(agg_pool.loc[tr_ids], y_pool.loc[tr_ids, o])
-        row[o] = auroc(y_pool.loc[te_ids, o], m.predict_proba(agg_pool.loc[te_ids])[:, 1])
-    cv_rows.append(row)
-cv = pd.DataFrame(cv_rows).set_index("fold")
+cv = disease.cross_validate_logreg(agg_pool, patients.set_index("patient_id"), OUTCOMES, k=5, seed=seed)
 cv.agg(["mean", "std"]).round(3)
 
 # %% [markdown]
@@ -216,34 +200,16 @@ cv.agg(["mean", "std"]).round(3)
 # `RecurrentClassifier` packs each batch with the true lengths, so the summary of a patient is
 # the hidden state after their **last real visit** — the padding never enters the cell (the
 # tests change the padding values and check the output does not move). Training goes through
-# the shared engine `medbench.training.fit`; the validation patients choose the best epoch.
+# `medbench.tasks.disease.train_recurrent`, which calls the shared engine `medbench.training.fit`;
+# the validation patients choose the best epoch.
 #
 # First one model per outcome (single-task), LSTM and GRU:
 
 # %%
-def train_recurrent(cell, outcomes, callbacks=(), n_epochs=None, learning_rate=None):
-    """Train a masked recurrent model on the training patients; validation AUROC picks the epoch."""
-    torch.manual_seed(seed)
-    model = RecurrentClassifier(data["train"].n_features, cell=cell, hidden_size=hidden, n_tasks=len(outcomes))
-    task = "binary" if len(outcomes) == 1 else "multilabel"
-    history = fit(model, data["train"].loader(batch_size, shuffle=True, outcomes=outcomes, seed=seed),
-                  data["val"].loader(1024, outcomes=outcomes), loss_fn=torch.nn.BCEWithLogitsLoss(),
-                  epochs=n_epochs or epochs, lr=learning_rate or lr, weight_decay=weight_decay, scheduler="cosine",
-                  metrics={"auroc": torch_metric("auroc", task)}, monitor="val_auroc", precision="fp32",
-                  device=dev, seed=seed, progress=False, callbacks=list(callbacks))
-    return model, history
-
-
-single = {"lstm": np.zeros_like(data["test"].y), "gru": np.zeros_like(data["test"].y)}
-fit_log = []
-for cell in single:
-    for j, o in enumerate(OUTCOMES):
-        t0 = time.time()
-        model, history = train_recurrent(cell, [o])
-        single[cell][:, j] = predict_proba(model, data["test"].X, data["test"].lengths)[:, 0]
-        fit_log.append({"model": cell, "outcome": o, "best epoch": history.best_epoch,
-                        "val AUROC": round(history.best_score, 4), "seconds": round(time.time() - t0, 1)})
-pd.DataFrame(fit_log)
+recurrent = dict(hidden=hidden, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
+                 device=dev)
+single, fit_log = disease.fit_single_task(data, cells=("lstm", "gru"), outcomes=OUTCOMES, **recurrent)
+fit_log
 
 # %% [markdown]
 # ### Multi-task: one encoder, three heads
@@ -255,19 +221,20 @@ pd.DataFrame(fit_log)
 
 # %%
 def panel_train(config, callbacks):
-    return train_recurrent(config["model"], list(OUTCOMES), callbacks, config["epochs"], config["lr"])
+    settings = {**recurrent, "epochs": config["epochs"] or epochs, "lr": config["lr"] or lr}
+    return disease.train_recurrent(data["train"], data["val"], cell=config["model"], outcomes=OUTCOMES,
+                                   callbacks=callbacks, **settings)
 
 
 panel = TrainingPanel(panel_train, models=("lstm", "gru"), epochs=epochs, lr=lr, augment=False,
                       metrics=("val_auroc",), background=False)
 panel.augment.disabled = True  # no augmentation for tabular sequences
 panel.train_button.click()
-assert panel.error is None, panel.error
 multitask_model, multitask_history = panel.result
 panel
 
 # %%
-multi_probs = predict_proba(multitask_model, data["test"].X, data["test"].lengths)
+multi_probs = disease.predict_risk(multitask_model, data["test"].X, data["test"].lengths)
 probs = {"lstm": single["lstm"], "gru": single["gru"], "multitask lstm": multi_probs, **baseline_probs}
 bayes = {o: cohort.risk(o)[data["test"].patient_ids] for o in OUTCOMES}
 
@@ -377,22 +344,16 @@ plot_km(lung.time, lung.event, np.where(lung.X["female"] == 1, "female", "male")
 # concordance index on patients held out from fitting (0.5 = chance, 1 = perfect ranking).
 
 # %%
-c_rows = []
+c_rows, cox_models = [], {}
 for cohort_data in (gbsg2, lung):
-    train_s, test_s = survival_split(cohort_data, test_size=survival_test_size, seed=seed)
-    cox = fit_cox(train_s)
-    fit_s, val_s = survival_split(train_s, test_size=0.25, seed=seed + 1)
-    net, prep, _ = fit_neural_cox(fit_s, val_s, epochs=neural_cox_epochs, seed=seed)
-    c_rows.append({"cohort": cohort_data.name, "train patients": len(train_s.time), "test patients": len(test_s.time),
-                   "Cox c-index": cindex(test_s.time, cox.risk(test_s.X), test_s.event),
-                   "neural Cox c-index": cindex(test_s.time, neural_risk(net, prep, test_s.X), test_s.event)})
-    if cohort_data.name == "gbsg2":
-        gbsg2_cox = cox
+    row, cox_models[cohort_data.name] = survival.compare_on_cohort(
+        cohort_data, test_size=survival_test_size, neural_epochs=neural_cox_epochs, seed=seed)
+    c_rows.append(row)
 cindex_table = pd.DataFrame(c_rows).set_index("cohort")
 cindex_table.round(3)
 
 # %%
-gbsg2_cox.summary[["coef", "exp(coef)", "p"]].round(3)
+cox_models["gbsg2"].summary[["coef", "exp(coef)", "p"]].round(3)
 
 # %%
 medbench.record("cindex_cox_gbsg2", cindex_table.loc["gbsg2", "Cox c-index"])
@@ -419,46 +380,22 @@ show = [int(np.argmin(np.abs(tremor.severity - s) + 10 * (tremor.meta["activity"
 plot_tremor_windows(tremor.signals, tremor.meta, show, tremor.fs);
 
 # %% [markdown]
-# We hold out a quarter of the *patients*. The baseline maps log 4–6 Hz power linearly to the
+# We hold out a quarter of the *patients* (and an eighth for validation), with the same patient
+# splitter as the EHR cohort (`split_patients`). The baseline maps log 4–6 Hz power linearly to the
 # score (fitted on the training patients); the 1D-CNN learns from the raw windows, each rotated
 # at random during training because every patient wears the watch differently.
 
 # %%
-rng = np.random.default_rng(seed)
-test_ids = rng.choice(tremor_patients, size=max(2, tremor_patients // 4), replace=False)
-is_test = tremor.meta["patient_id"].isin(test_ids).to_numpy()
-val_ids = rng.choice(np.setdiff1d(np.arange(tremor_patients), test_ids), size=max(1, tremor_patients // 8),
-                     replace=False)
-is_val = tremor.meta["patient_id"].isin(val_ids).to_numpy()
-is_train = ~is_test & ~is_val
-power = band_power(tremor.signals, tremor.fs)
-spectral = LinearRegression().fit(power[is_train | is_val, None], tremor.severity[is_train | is_val])
-baseline_pred = np.clip(spectral.predict(power[:, None]), 0, 4)
-
-
-def windows(mask, shuffle):
-    ds = torch.utils.data.TensorDataset(torch.from_numpy(tremor.signals[mask]),
-                                        torch.from_numpy(tremor.severity[mask])[:, None])
-    return torch.utils.data.DataLoader(ds, batch_size=64, shuffle=shuffle,
-                                       generator=torch.Generator().manual_seed(seed))
-
-
-torch.manual_seed(seed)
-cnn = TremorCNN(channels=32, init_score=float(tremor.severity[is_train].mean()))
-cnn_history = fit(cnn, windows(is_train, True), windows(is_val, False), loss_fn=torch.nn.SmoothL1Loss(),
-                  epochs=tremor_epochs, lr=3e-3, weight_decay=1e-4, scheduler="cosine", precision="fp32",
-                  device=dev, seed=seed, progress=False)
-cnn.eval()
-with torch.no_grad():
-    all_windows = windows(np.ones(len(tremor.severity), bool), False)
-    cnn_pred = np.clip(torch.cat([cnn(x.to(dev)).cpu() for x, _ in all_windows]).numpy().ravel(), 0, 4)
+rows = disease.split_tremor(tremor.meta, seed=seed)  # boolean masks over windows, disjoint by patient
+baseline_pred = disease.spectral_baseline(tremor.signals, tremor.severity, tremor.fs, rows["train"] | rows["val"])
+cnn, cnn_history = disease.fit_tremor_cnn(tremor.signals, tremor.severity, rows["train"], rows["val"],
+                                          epochs=tremor_epochs, seed=seed, device=dev)
+cnn_pred = disease.predict_tremor(cnn, tremor.signals)
 
 # %%
 truth = tremor.severity
-err = pd.DataFrame({"activity": tremor.meta["activity"].astype(str), "cnn": np.abs(cnn_pred - truth),
-                    "baseline": np.abs(baseline_pred - truth)})[is_test]
-mae_table = pd.concat([err.groupby("activity")[["cnn", "baseline"]].mean(),
-                       err[["cnn", "baseline"]].mean().rename("all windows").to_frame().T])
+mae_table = disease.tremor_errors(truth, {"cnn": cnn_pred, "baseline": baseline_pred}, tremor.meta["activity"],
+                                  rows["test"])
 mae_table.round(3)
 
 # %%
@@ -470,8 +407,7 @@ medbench.record("tremor_baseline_mae", float(mae_table.loc["all windows", "basel
 # patient; in a trial this is what would show a drug slowing progression.
 
 # %%
-weekly = (tremor.meta.assign(true=truth, model=cnn_pred, baseline=baseline_pred)[is_test]
-          .groupby(["patient_id", "week"])[["true", "model", "baseline"]].median().reset_index())
+weekly = disease.weekly_scores(tremor.meta, truth, {"model": cnn_pred, "baseline": baseline_pred}, rows["test"])
 print("weekly MAE — CNN: {:.3f}, spectral baseline: {:.3f}".format(
     (weekly["model"] - weekly["true"]).abs().mean(), (weekly["baseline"] - weekly["true"]).abs().mean()))
 plot_tremor_tracking(weekly, max_patients=6);

@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 
 from medbench.data.ehr import MEDICATIONS, OUTCOMES, VARIABLES, simulate_ehr
-from medbench.data.sequences import (SequenceScaler, StepPCA, aggregate_features, kfold_patients,
-                                     prepare_sequences, select_variables, split_patients, to_tensors)
-from medbench.errors import DataError
+from medbench.data.sequences import (
+    SequenceScaler,
+    StepPCA,
+    aggregate_features,
+    kfold_patients,
+    prepare_sequences,
+    select_variables,
+    split_patients,
+    to_tensors,
+)
+from medbench.errors import ConfigError, DataError
 
 VARS = list(VARIABLES) + list(MEDICATIONS)
 
@@ -33,6 +41,22 @@ def test_no_patient_in_two_splits(cohort, prepared):
         np.testing.assert_array_equal(data[k].patient_ids, splits[k])
     with pytest.raises(DataError):
         split_patients(np.array([1, 1, 2, 3]))
+
+
+def test_split_by_exact_counts():
+    ids = np.arange(100, 140)
+    s = split_patients(ids, (25, 5, 10), seed=3)
+    assert [len(s[k]) for k in ("train", "val", "test")] == [25, 5, 10]
+    assert set(np.concatenate(list(s.values()))) == set(ids)
+    again = split_patients(ids, (25, 5, 10), seed=3)
+    assert all((again[k] == s[k]).all() for k in s)
+    # fractions still mean fractions (same split as before counts were accepted)
+    f = split_patients(ids, (0.625, 0.125, 0.25), seed=3)
+    assert len(f["test"]) == 10
+    with pytest.raises(ConfigError):
+        split_patients(ids, (25, 5, 9))  # counts must add up to the patients
+    with pytest.raises(ConfigError):
+        split_patients(ids, (35, 0, 5))
 
 
 def test_kfold_by_patient(cohort):

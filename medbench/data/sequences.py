@@ -37,26 +37,41 @@ VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")
 def split_patients(patient_ids, fractions=(0.7, 0.15, 0.15), seed: int = 0, stratify=None) -> dict[str, np.ndarray]:
     """Split patient ids into train / val / test (each patient in exactly one split).
 
+    The one patient splitter of medbench: every chapter's hold-out split goes through it (and
+    :func:`kfold_patients` for cross-validation).
+
     Args:
         patient_ids: ``(N,)`` unique patient ids (duplicates are an error: split patients, not rows).
-        fractions: train, val, test fractions summing to 1.
+        fractions: train, val, test fractions summing to 1, or three positive integer patient
+            counts summing to ``N`` (exact sizes, e.g. ``(25, 5, 10)`` of 40 patients).
         seed: random seed.
         stratify: optional ``(N,)`` labels (e.g. an outcome) to keep rates equal across splits.
 
     Returns:
         ``{"train": ids, "val": ids, "test": ids}``, each sorted.
     """
+    from numbers import Integral
+
     from sklearn.model_selection import train_test_split
 
     ids = np.asarray(patient_ids)
     if len(np.unique(ids)) != len(ids):
         raise DataError("split_patients got repeated patient ids: pass one id per patient (e.g. patients['patient_id'])")
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
+    counts = len(fractions) == 3 and all(isinstance(f, Integral) and not isinstance(f, bool) for f in fractions)
+    if counts:
+        if sum(fractions) != len(ids) or min(fractions) <= 0:
+            raise ConfigError(f"fractions given as counts must be three positive integers summing to the "
+                              f"{len(ids)} patients, got {tuple(fractions)}")
+        n_tr, n_va, n_te = (int(f) for f in fractions)
+        test_size, val_size = n_te, n_va
+    elif len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
         raise ConfigError(f"fractions must be three positive numbers summing to 1, got {fractions}")
-    f_tr, f_va, f_te = fractions
+    else:
+        f_tr, f_va, f_te = fractions
+        test_size, val_size = f_te, f_va / (f_tr + f_va)
     strat = None if stratify is None else np.asarray(stratify)
-    rest, test = train_test_split(np.arange(len(ids)), test_size=f_te, random_state=seed, stratify=strat)
-    train, val = train_test_split(rest, test_size=f_va / (f_tr + f_va), random_state=seed + 1,
+    rest, test = train_test_split(np.arange(len(ids)), test_size=test_size, random_state=seed, stratify=strat)
+    train, val = train_test_split(rest, test_size=val_size, random_state=seed + 1,
                                   stratify=None if strat is None else strat[rest])
     return {"train": np.sort(ids[train]), "val": np.sort(ids[val]), "test": np.sort(ids[test])}
 

@@ -3,8 +3,8 @@
 :func:`load_cohort` reads GBSG2 (German Breast Cancer Study Group 2: 686 women with node-positive
 breast cancer, recurrence-free survival; Schumacher et al. 1994) or NCCTG lung (228 patients with
 advanced lung cancer, overall survival; Loprinzi et al. 1994) from ``lifelines.datasets`` and
-encodes the covariates (one-hot categories, log of skewed counts). Models live in
-:mod:`medbench.survival`.
+encodes the covariates (one-hot categories, log of skewed counts). The models (Cox PH, neural Cox)
+and their pipeline live in :mod:`medbench.tasks.survival`.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Both take a simulated :class:`medbench.data.ehr.EHRCohort`, a fitted
 :class:`medbench.data.sequences.SequenceScaler` and a trained multi-task
-:class:`medbench.models.recurrent.RecurrentClassifier`. Their state and handlers are plain
+:class:`medbench.models.recurrent.RecurrentClassifier` (risks from
+:func:`medbench.tasks.disease.predict_risk`). Their state and handlers are plain
 Python: set ``explorer.patient.value = 17`` or ``panel.sbp.value = 20`` and read
 ``explorer.risk_steps`` / ``panel.model_risk``.
 """
@@ -14,9 +15,9 @@ import pandas as pd
 
 from medbench.data.ehr import true_risk
 from medbench.data.sequences import to_tensors
-from medbench.models.recurrent import predict_proba
 from medbench.plots import fig_to_png
 from medbench.plots.ehr import plot_patient_history
+from medbench.tasks.disease import predict_risk
 
 
 def _tensors(observations, cohort, pid, scaler, variables, outcomes, max_len):
@@ -53,7 +54,7 @@ class PatientExplorer(W.VBox):
         """Recompute the risk trajectory of the selected patient and redraw."""
         pid = self.patient.value
         d = _tensors(self.cohort.observations, self.cohort, pid, self.scaler, self.variables, (), self.max_len)
-        steps = predict_proba(self.model, d.X, d.lengths, per_step=True)[0, : d.lengths[0]]
+        steps = predict_risk(self.model, d.X, d.lengths, per_step=True)[0, : d.lengths[0]]
         times = d.times[0, : d.lengths[0]]
         self.risk_steps = {o: steps[:, j] for j, o in enumerate(self.outcomes)}
         row = self.cohort.patients.set_index("patient_id").loc[pid]
@@ -117,7 +118,7 @@ class WhatIfPanel(W.VBox):
     def update(self) -> None:
         pid = self.patient.value
         d = _tensors(self.modified_observations(), self.cohort, pid, self.scaler, self.variables, (), self.max_len)
-        p = predict_proba(self.model, d.X, d.lengths)[0]
+        p = predict_risk(self.model, d.X, d.lengths)[0]
         self.model_risk = {o: float(p[j]) for j, o in enumerate(self.outcomes)}
         lat = self.cohort.latent[self.cohort.latent["patient_id"] == pid].copy()
         lat["sbp_W"] += self.sbp.value

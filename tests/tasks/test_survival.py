@@ -1,15 +1,18 @@
-"""Survival on lifelines' bundled cohorts: loading, Cox PH, the neural Cox loss, c-index."""
+"""The survival task on lifelines' bundled cohorts: loading, Cox PH, neural Cox, c-index.
+
+The partial-likelihood loss is tested beside the network in tests/models/test_survival.py.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("lifelines")
 
+from medbench.data.survival_cohorts import load_cohort, survival_split  # noqa: E402
 from medbench.errors import ConfigError  # noqa: E402
-from medbench.survival import (cindex, cox_partial_likelihood_loss, fit_cox, fit_neural_cox, load_cohort,  # noqa: E402
-                               neural_risk, survival_split)
+from medbench.metrics import cindex  # noqa: E402
+from medbench.tasks.survival import compare_on_cohort, fit_cox, fit_neural_cox, neural_risk  # noqa: E402
 
 
 def test_load_cohorts():
@@ -40,20 +43,6 @@ def test_cox_on_gbsg2_held_out():
     assert model.summary.loc["log_nodes", "coef"] > 0
 
 
-def test_partial_likelihood_matches_lifelines():
-    """Our Cox loss at lifelines' fitted coefficients equals lifelines' own log-likelihood."""
-    from lifelines import CoxPHFitter
-
-    data = load_cohort("gbsg2")
-    X = (data.X - data.X.mean()) / data.X.std()
-    df = X.assign(time=data.time, event=data.event)
-    cph = CoxPHFitter().fit(df, "time", "event")  # lifelines uses Efron ties; GBSG2 has few ties
-    lp = torch.tensor(X.to_numpy() @ cph.params_.to_numpy())
-    target = torch.tensor(np.stack([data.time, data.event], 1))
-    ours = -float(cox_partial_likelihood_loss(lp, target)) * data.event.sum()
-    assert ours == pytest.approx(cph.log_likelihood_, rel=2e-3)
-
-
 @pytest.mark.slow
 def test_neural_cox_learns():
     data = load_cohort("gbsg2")
@@ -61,3 +50,17 @@ def test_neural_cox_learns():
     tr, va = survival_split(train, 0.25, seed=1)
     model, prep, hist = fit_neural_cox(tr, va, epochs=60)
     assert cindex(test.time, neural_risk(model, prep, test.X), test.event) > 0.6
+
+
+def test_compare_on_cohort_holds_out_patients():
+    row, cox = compare_on_cohort(load_cohort("lung"), test_size=0.3, neural_epochs=5, seed=0)
+    assert row["cohort"] == "lung" and row["train patients"] + row["test patients"] == 228
+    assert row["test patients"] == pytest.approx(0.3 * 228, abs=1)
+    assert 0.5 < row["Cox c-index"] < 0.8 and 0.0 <= row["neural Cox c-index"] <= 1.0
+    assert "coef" in cox.summary
+
+
+def test_survival_module_left_the_top_level():
+    import importlib.util
+
+    assert importlib.util.find_spec("medbench.survival") is None

@@ -1,16 +1,16 @@
-"""Survival analysis on real cohorts that ship with lifelines (offline).
+"""Survival on real cohorts that ship with lifelines (offline): Cox PH and a neural Cox model.
 
-- :func:`load_cohort` (from :mod:`medbench.data.survival_cohorts`) reads GBSG2 (German Breast Cancer Study Group 2: 686 women with node-positive
-  breast cancer, recurrence-free survival; Schumacher et al. 1994) or NCCTG lung (228 patients
-  with advanced lung cancer, overall survival; Loprinzi et al. 1994) from ``lifelines.datasets``
-  and encodes the covariates (one-hot categories, log of skewed counts).
-- :func:`survival_split` holds out patients, stratified by event.
-- :func:`fit_cox` fits lifelines' Cox proportional-hazards model (imputation and scaling learnt
-  on the training patients only).
-- :class:`NeuralCox` is a small DeepSurv-style MLP trained with the negative Cox partial
-  log-likelihood (Breslow ties) through :func:`medbench.training.fit`.
-- :func:`cindex` is Harrell's concordance index (``lifelines.utils.concordance_index``) of a
-  risk score, where a higher score means earlier events.
+The pipeline, stage by stage:
+
+- data: :func:`medbench.data.survival_cohorts.load_cohort` (GBSG2, NCCTG lung) and
+  :func:`~medbench.data.survival_cohorts.survival_split` (patients held out, stratified by event);
+- :class:`Preprocessor`: median imputation and scaling learnt on the training patients only;
+- :func:`fit_cox`: lifelines' Cox proportional-hazards model;
+- :func:`fit_neural_cox`: :class:`medbench.models.survival.NeuralCox` trained with
+  :func:`~medbench.models.survival.cox_partial_likelihood_loss` through
+  :func:`medbench.training.fit`; :func:`neural_risk` scores new patients;
+- evaluation: :func:`medbench.metrics.cindex` (Harrell's C) on held-out patients;
+  :func:`compare_on_cohort` runs both models on one cohort the way chapter 04 reports them.
 """
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
+from medbench.data.survival_cohorts import SurvivalData, survival_split
+from medbench.metrics.survival import cindex
+from medbench.models.survival import NeuralCox, cox_partial_likelihood_loss
 
-from medbench.data.survival_cohorts import COHORTS, SurvivalData, load_cohort, survival_split  # noqa: F401
+__all__ = ["Preprocessor", "CoxModel", "fit_cox", "fit_neural_cox", "neural_risk", "compare_on_cohort"]
 
 
 class Preprocessor:
@@ -39,13 +41,6 @@ class Preprocessor:
         return (X[self.columns_].fillna(self.median_) - self.mean_) / self.std_
 
 
-def cindex(time, score, event) -> float:
-    """Harrell's C of a risk score (higher score = earlier event)."""
-    from lifelines.utils import concordance_index
-
-    return float(concordance_index(np.asarray(time), -np.asarray(score, float), np.asarray(event)))
-
-
 @dataclass
 class CoxModel:
     """A fitted lifelines ``CoxPHFitter`` with its preprocessor."""
@@ -54,7 +49,7 @@ class CoxModel:
     prep: Preprocessor
 
     def risk(self, X: pd.DataFrame) -> np.ndarray:
-        """Log partial hazard per patient (higher = higher risk)."""
+        """Log partial hazard per patient ``(N,)`` (higher = higher risk)."""
         return np.asarray(self.fitter.predict_log_partial_hazard(self.prep.transform(X))).ravel()
 
     @property
@@ -72,47 +67,15 @@ def fit_cox(train: SurvivalData, penalizer: float = 0.01) -> CoxModel:
     return CoxModel(fitter, prep)
 
 
-def cox_partial_likelihood_loss(log_risk: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Negative Cox partial log-likelihood (Breslow ties), averaged over events.
-
-    Args:
-        log_risk: ``(B,)`` or ``(B, 1)`` model outputs.
-        target: ``(B, 2)``: column 0 time, column 1 event (0/1).
-    """
-    log_risk = log_risk.reshape(-1).float()
-    time, event = target[:, 0], target[:, 1]
-    order = torch.argsort(time, descending=True)
-    lr, t, e = log_risk[order], time[order], event[order]
-    # risk set of patient i = everyone with time >= t_i: a cumulative logsumexp over descending
-    # times; for ties use the value at the last tied position (Breslow)
-    cum = torch.logcumsumexp(lr, 0)
-    last_of_tie = torch.searchsorted(-t, -t, right=True) - 1
-    denom = cum[last_of_tie]
-    n_events = e.sum().clamp(min=1.0)
-    return -((lr - denom) * e).sum() / n_events
-
-
-class NeuralCox(nn.Module):
-    """A DeepSurv-style MLP: covariates ``(B, D)`` -> log-risk ``(B, 1)``."""
-
-    def __init__(self, n_features: int, hidden: int = 32, dropout: float = 0.2):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
-
-    def forward(self, x):
-        return self.net(x)
-
-
 def fit_neural_cox(train: SurvivalData, val: SurvivalData | None = None, *, hidden: int = 32, epochs: int = 300,
                    lr: float = 3e-3, weight_decay: float = 1e-3, dropout: float = 0.2, seed: int = 0,
                    progress: bool = False):
-    """Train :class:`NeuralCox` full-batch through :func:`medbench.training.fit`.
+    """Train :class:`~medbench.models.survival.NeuralCox` full-batch through :func:`medbench.training.fit`.
 
     The validation patients (if given) choose the best epoch by their c-index.
 
     Returns:
-        ``(model, prep, history)``; ``risk(model, prep, X)`` scores new patients.
+        ``(model, prep, history)``; ``neural_risk(model, prep, X)`` scores new patients.
     """
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -138,6 +101,27 @@ def fit_neural_cox(train: SurvivalData, val: SurvivalData | None = None, *, hidd
 
 @torch.no_grad()
 def neural_risk(model: NeuralCox, prep: Preprocessor, X: pd.DataFrame) -> np.ndarray:
-    """Log-risk scores ``(N,)`` of a trained :class:`NeuralCox`."""
+    """Log-risk scores ``(N,)`` of a trained :class:`~medbench.models.survival.NeuralCox`."""
     model.eval()
     return model(torch.tensor(prep.transform(X).to_numpy(np.float32))).reshape(-1).numpy()
+
+
+def compare_on_cohort(data: SurvivalData, *, test_size: float = 0.3, neural_epochs: int = 150,
+                      seed: int = 0) -> tuple[dict, CoxModel]:
+    """Cox PH and neural Cox on one cohort, scored by the c-index on held-out patients.
+
+    The held-out patients (``test_size``, stratified by event) never touch fitting; the neural
+    model's best epoch is chosen on a quarter of the training patients.
+
+    Returns:
+        ``(row, cox)``: ``row`` holds ``cohort``, ``train patients``, ``test patients``,
+        ``Cox c-index`` and ``neural Cox c-index``; ``cox`` is the fitted :class:`CoxModel`.
+    """
+    train, test = survival_split(data, test_size=test_size, seed=seed)
+    cox = fit_cox(train)
+    fit_part, val_part = survival_split(train, test_size=0.25, seed=seed + 1)
+    net, prep, _ = fit_neural_cox(fit_part, val_part, epochs=neural_epochs, seed=seed)
+    row = {"cohort": data.name, "train patients": len(train.time), "test patients": len(test.time),
+           "Cox c-index": cindex(test.time, cox.risk(test.X), test.event),
+           "neural Cox c-index": cindex(test.time, neural_risk(net, prep, test.X), test.event)}
+    return row, cox

@@ -1,12 +1,11 @@
-"""Masked LSTM/GRU classifiers and the tremor CNN."""
+"""Masked LSTM/GRU classifiers (medbench.models.recurrent)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from medbench.errors import ConfigError
-from medbench.models.recurrent import RecurrentClassifier, TremorCNN, predict_proba
+from medbench.models.recurrent import RecurrentClassifier
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -39,8 +38,7 @@ def test_per_step_outputs_match_prefixes():
     for k in range(1, 4):
         torch.testing.assert_close(steps[:, k - 1], model(x[:, :k], torch.full((3,), k)), rtol=1e-5, atol=1e-5)
     assert (steps[1, 3:] == 0).all()
-    probs = predict_proba(model, x.numpy(), lengths.numpy())
-    np.testing.assert_allclose(probs, torch.sigmoid(model(x, lengths)).detach().numpy(), rtol=1e-5)
+    # predict_risk (medbench.tasks.disease) on the same model: tests/tasks/test_disease.py
 
 
 def test_learns_a_sequence_dependent_target():
@@ -74,13 +72,3 @@ def test_bad_arguments():
         model(torch.randn(2, 4, 3), torch.tensor([0, 2]))
     with pytest.raises(ConfigError):
         model(torch.randn(2, 3), torch.tensor([1, 2]))
-
-
-def test_tremor_cnn_shapes_and_gravity_invariance():
-    torch.manual_seed(0)
-    model = TremorCNN(channels=16).eval()
-    x = torch.randn(4, 3, 200) * 0.1
-    out = model(x)
-    assert out.shape == (4, 1)
-    # a constant offset per axis (gravity) does not change the estimate
-    torch.testing.assert_close(model(x + torch.tensor([0.0, 0.0, 1.0])[None, :, None]), out, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,1 @@
+"""One module per task pipeline: config -> data -> model -> training.fit -> evaluation."""
