@@ -205,6 +205,7 @@ P.plot_orientation_spacing(lps_image, lps_affine, (lps_label == PHANTOM_LABELS["
 
 # %%
 P.plot_planes(case["image"], case["spacing"], case["label"], window="soft_tissue",
+              colors={PHANTOM_LABELS["body"]: None, PHANTOM_LABELS["fat"]: None},
               title="axial, coronal, sagittal (soft-tissue window, labels overlaid)");
 
 # %% [markdown]
