@@ -77,6 +77,8 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
     browser.set_offline(True)
     browser.route("**/*", only_local)
     page = browser.new_page()
+    failed: list[str] = []  # file: requests too, e.g. a font the page expects beside it
+    page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
     try:
         page.goto(html.as_uri())
         if n_widgets:
@@ -95,6 +97,7 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
         page.screenshot(path=shot)
         print(f"screenshot: {shot}; requests aborted offline: {blocked or 'none'}")
         requested_offline = list(blocked)
+        failed_offline = [u for u in failed if not any(u.startswith(b) for b in blocked)]
         if n_widgets:  # the check can fail: without the shipped renderer no widget renders
             (html.parent / "_static" / "embed-amd.js").unlink()
             page.reload(wait_until="load")
@@ -108,6 +111,7 @@ def test_offline_html_report_shows_widgets_and_figures(notebook, browser, screen
     assert not renderer_misses, f"the widget renderer was fetched from the network: {renderer_misses}"
     # nothing else either (MathJax from a CDN, fonts ...): the report is whole on disk
     assert not requested_offline, f"the report asked the network for: {requested_offline}"
+    assert not failed_offline, f"the report asked for files it does not have: {failed_offline}"
     assert len(widgets) == n_widgets, f"{n_widgets} widget outputs in the notebook, {len(widgets)} in the HTML"
     for w in widgets:
         assert w["rendered"], f"a widget did not render offline ({html})"
