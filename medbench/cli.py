@@ -1,4 +1,4 @@
-"""The ``medbench`` command: ``list`` chapters and run ``report``s.
+"""The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task.
 
 Exit codes: 0 success, 1 a chapter failed, 2 bad usage (unknown chapter, parameter,
 profile, or a value of the wrong type) detected before any kernel starts.
@@ -58,12 +58,40 @@ def _cmd_data_list(args) -> int:
     return 0
 
 
-def _cmd_train_segmentation(args) -> int:
-    from medbench.segmentation import main as seg_main
+def _save_segmentation_run(res, out: Path) -> dict:
+    """Write ``metrics.json``, ``per_case.csv`` and ``model.pt`` (config, structures, weights) to ``out``."""
+    import json
+    import os
 
-    argv = ["--config", str(args.config)] + (["--out", str(args.out)] if args.out else [])
-    argv += [a for kv in (args.set or []) for a in ("--set", kv)] + (["--progress"] if args.progress else [])
-    return seg_main(argv, prog="medbench train segmentation")
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = dict(res.metrics, world_size=int(os.environ.get("WORLD_SIZE", 1)), epochs=len(res.history),
+                   precision=res.history.precision)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    res.result.table.to_csv(out / "per_case.csv", index=False)
+    torch.save({"config": res.cfg.to_dict(), "structures": list(res.data.structures),
+                "model": res.model.state_dict()}, out / "model.pt")
+    return metrics
+
+
+def _cmd_train_segmentation(args) -> int:
+    import json
+    import os
+
+    import torch
+
+    from medbench.tasks.segmentation import load_config, run
+
+    cfg = load_config(args.config, args.set or ())
+    res = run(cfg, progress=args.progress)
+    if int(os.environ.get("RANK", 0)) == 0:
+        metrics = _save_segmentation_run(res, Path(args.out or cfg.out_dir or "segmentation_run"))
+        print(json.dumps(metrics, indent=2))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():  # under torchrun
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,10 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_train = sub.add_parser("train", help="train a model from a YAML config (works under torchrun)")
     train_sub = p_train.add_subparsers(dest="train_command", required=True)
-    p_tseg = train_sub.add_parser("segmentation", help="3D segmentation (medbench.segmentation.SegConfig keys)")
+    p_tseg = train_sub.add_parser("segmentation", help="3D segmentation (medbench.tasks.segmentation.SegConfig keys)")
     p_tseg.add_argument("--config", required=True, type=Path, help="YAML file with SegConfig keys")
     p_tseg.add_argument("--out", type=Path, help="output folder (default: the config's out_dir, else ./segmentation_run)")
-    p_tseg.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. epochs=5")
+    p_tseg.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a config key, e.g. epochs=5 or lr=2e-3 (Python literal, else YAML)")
     p_tseg.add_argument("--progress", action="store_true", help="show progress bars")
     p_tseg.set_defaults(func=_cmd_train_segmentation)
     return parser

@@ -27,6 +27,7 @@ import yaml
 
 from medbench.errors import ChapterError, ConfigError
 from medbench.record import metrics_from_notebook
+from medbench.settings import parse_value
 
 STATIC_DIR = Path(__file__).with_name("static")
 # Shipped next to every report in ``_static/`` (medbench/static/README.md: sources, licences):
@@ -91,7 +92,7 @@ def load_chapter(path: Path) -> Chapter:
         raise ChapterError(f"{path}: needs exactly one cell tagged 'parameters', found {len(tagged)}")
     params = {}
     for name, info in papermill.inspect_notebook(str(path)).items():
-        default = _parse_value(info["default"])
+        default = parse_value(info["default"])
         kind = info["inferred_type_name"]  # from an annotation (`n: int = 3`), else "None"
         if kind == "None" and default is not None:
             kind = type(default).__name__  # from the default value
@@ -142,32 +143,15 @@ def load_profile(name: str, notebooks_dir: Path | None = None) -> dict:
     return {str(k).zfill(2) if str(k).isdigit() else str(k): v or {} for k, v in chapters.items()}
 
 
-def _parse_value(text: str):
-    """A parameter value from text: a Python literal (``2e-3``, ``'lung'``, ``True``), else YAML, else the text.
-
-    Python literals first, because YAML 1.1 reads ``2e-3`` (no dot) as a string.
-    """
-    import ast
-
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
-        pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def coerce(param: Parameter, value, source: str):
-    """Check ``value`` against the parameter's type; strings are parsed by :func:`_parse_value`.
+    """Check ``value`` against the parameter's type; strings are parsed by :func:`parse_value`.
 
     Args:
         source: where the value came from, for the error message.
     """
     expected = _TYPE_NAMES.get(param.type)
     if isinstance(value, str) and expected is not str:
-        value = _parse_value(value)
+        value = parse_value(value)
     if expected is None or value is None:  # untyped default (None): accept anything
         return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

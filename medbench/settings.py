@@ -18,6 +18,41 @@ DEVICE_ENV = "MEDBENCH_DEVICE"
 _DEVICE_CHOICES = ("cuda", "mps", "cpu")
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as a plain int; anything but a non-negative integer raises :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"{name} must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def parse_value(text: str):
+    """A parameter value from text: a Python literal (``2e-3``, ``'lung'``, ``True``), else YAML, else the text.
+
+    Python literals first, because YAML 1.1 reads ``2e-3`` (no dot) as a string. The one
+    parser of ``medbench report -p KEY=VALUE`` and ``medbench train ... --set KEY=VALUE``.
+    """
+    import ast
+
+    import yaml
+
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_override(item: str, option: str = "--set") -> tuple[str, object]:
+    """``"KEY=VALUE"`` -> ``(KEY, parse_value(VALUE))``; no ``=`` raises :class:`ConfigError`."""
+    if "=" not in item:
+        raise ConfigError(f"{option} expects KEY=VALUE, got {item!r}")
+    key, value = item.split("=", 1)
+    return key.strip(), parse_value(value)
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> int:
     """Seed Python, NumPy and torch (all devices) and ask torch for deterministic kernels.
 
@@ -29,9 +64,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> int:
     Returns:
         The seed, so a notebook can print or record it.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     import torch
 
     random.seed(seed)

@@ -62,7 +62,8 @@ import pandas as pd
 import torch
 
 import medbench
-from medbench import segmentation as seg
+from medbench.models.segmentation import SEGMENTATION_MODELS
+from medbench.tasks import segmentation as seg
 from medbench.plots.segmentation import plot_history, plot_overlays, plot_scores
 from medbench.transforms import describe_pipeline
 from medbench.widgets.inference_panel import InferencePanel
@@ -72,17 +73,12 @@ from medbench.widgets.training_panel import TrainingPanel
 medbench.seed_everything(seed)
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
-shape = tuple(int(v) for v in grid.split("x"))
-cfg = seg.SegConfig(
-    dataset=dataset, n_train=n_train, n_val=n_val, model=model_name,
-    shape=shape, spacing=(384 / shape[0], 384 / shape[1], 320 / shape[2]),
-    channels=tuple(int(c) for c in channels.split(",")), strides=(2,) * (len(channels.split(",")) - 1),
-    epochs=epochs, lr=lr, scheduler=None if schedule == "none" else schedule, batch_size=batch_size, num_samples=num_samples,
-    roi_size=tuple(int(v) for v in roi_size.split("x")), overlap=overlap, precision=precision,
-    keep_largest=keep_largest, validate_every_epoch=validate_every_epoch, seed=seed,
-)
-if dataset == "brain":
-    cfg.keep_largest = False  # CSF is not one connected piece
+cfg = seg.config_from_parameters(
+    dataset=dataset, grid=grid, channels=channels, roi_size=roi_size, schedule=schedule, model_name=model_name,
+    n_train=n_train, n_val=n_val, epochs=epochs, lr=lr, batch_size=batch_size, num_samples=num_samples,
+    overlap=overlap, precision=precision, keep_largest=keep_largest, validate_every_epoch=validate_every_epoch,
+    seed=seed,
+)  # dataset="brain" keeps every component: CSF is not one connected piece
 
 # %% [markdown]
 # ## 1. Data
@@ -114,23 +110,24 @@ if data.kind == "array":
 # %%
 if interactive and data.kind == "array":
     case_viewer = SliceViewer(img0, lab0, spacing=data.spacing, label_names={i + 1: s for i, s in enumerate(data.structures)},
-                              modality="ct" if data.modality == "ct" else "mr", size=360)
+                              modality=data.modality, size=360)
     display(case_viewer)
 
 # %% [markdown]
 # ## 2. Transforms: cache what is deterministic, crop by label class
 #
-# The deterministic part (CT: a soft-tissue window and a lung window stacked as two input
-# channels, because no single window shows both lungs and abdominal organs; MRI: z-score)
-# runs **once** per volume inside `CacheDataset`. The random part runs every epoch:
-# `RandCropByLabelClassesd` centres each crop on a voxel of a class drawn with equal ratios,
-# then a small intensity shift. (No left-right flip: it would turn a left kidney into a
-# right one.)
+# Both pipelines come from the `ct_3d_train` / `ct_3d_eval` presets of `medbench.transforms`
+# (`mri_3d_*` for the brain). Their deterministic head (CT: a soft-tissue window and a lung
+# window stacked as two input channels, because no single window shows both lungs and
+# abdominal organs; MRI: z-score) runs **once** per volume inside `CacheDataset`. The random
+# tail runs every epoch: `RandCropByLabelClassesd` centres each crop on a voxel of a class
+# drawn with equal ratios, then a small intensity shift. (No left-right flip: it would turn a
+# left kidney into a right one.)
 
 # %%
-det, rand = seg.make_transforms(data, cfg)
-pd.DataFrame({"deterministic (cached)": pd.Series(describe_pipeline(det)),
-              "random (every epoch)": pd.Series(describe_pipeline(rand))}).fillna("")
+train_tf, eval_tf = seg.make_pipelines(data, cfg)
+pd.DataFrame({"training": pd.Series(describe_pipeline(train_tf)),
+              "evaluation": pd.Series(describe_pipeline(eval_tf))}).fillna("")
 
 # %%
 train_loader, val_loader, val_ds = seg.make_loaders(data, cfg)
@@ -148,7 +145,7 @@ print("one batch:", {k: tuple(v.shape) for k, v in batch.items() if hasattr(v, "
 # bf16 autocast on CPUs with AVX512-BF16/AMX, best epoch by validation Dice).
 
 # %%
-model = seg.make_model(data, cfg)
+model = seg.build_model(data, cfg)
 n_params = sum(p.numel() for p in model.parameters())
 print(f"{cfg.model}: {n_params / 1e6:.2f} M parameters, input channels {seg.in_channels_for(data.modality)}, "
       f"{data.n_classes} output classes")
@@ -164,14 +161,14 @@ plot_history(history, title="training");
 
 # %%
 def train_from_panel(config, callbacks):
-    c = seg.SegConfig(**{**cfg.to_dict(), "model": config["model"], "epochs": config["epochs"], "lr": config["lr"]})
-    m = seg.make_model(data, c)
+    c = cfg.replace(model=config["model"], epochs=config["epochs"], lr=config["lr"])
+    m = seg.build_model(data, c)
     return m, seg.train(m, train_loader, val_loader if c.validate_every_epoch else None, cfg=c,
                         n_classes=data.n_classes, callbacks=callbacks)
 
 
 if interactive:
-    panel = TrainingPanel(train_from_panel, models=seg.MODELS, epochs=epochs, lr=lr, augment=True,
+    panel = TrainingPanel(train_from_panel, models=SEGMENTATION_MODELS, epochs=epochs, lr=lr, augment=True,
                           metrics=("val_dice",) if cfg.validate_every_epoch else ())
     panel.show_records(history.records, note=f"the run above: {len(history)} epochs")
     display(panel)
@@ -200,18 +197,11 @@ for name, value in metrics.items():
     medbench.record(name, value)
 
 # %% [markdown]
-# What post-processing bought: the same predictions scored without the largest-component step.
+# What post-processing bought: the same predictions scored without the largest-component step
+# (`evaluate` scores both from one sliding-window pass).
 
 # %%
-raw_rows = []
-for i in range(len(val_ds)):
-    item = val_ds[i]
-    logits = seg.predict_volume(model, item["image"], precision=cfg.precision)
-    d, _ = seg.dice_hd95(seg.postprocess(logits, data.n_classes, keep_largest=False), item["label"],
-                         data.n_classes, data.spacing)
-    raw_rows.append(d)
-pd.DataFrame({"argmax only": np.mean(raw_rows, axis=0), "argmax + largest component": summary["dice"].iloc[:-1].values},
-             index=list(data.structures)).round(3)
+result.postprocessing_gain().round(3)
 
 # %% [markdown]
 # ## 5. Truth against prediction
@@ -231,7 +221,7 @@ plot_overlays(shown_image, result.labels[worst], result.predictions[worst], data
 if interactive:
     viewer = SliceViewer(shown_image, np.asarray(result.labels[worst][0]), np.asarray(result.predictions[worst][0]),
                          spacing=data.spacing, compare=True, label_names={i + 1: s for i, s in enumerate(data.structures)},
-                         modality="ct" if data.kind == "array" and data.modality == "ct" else "mr", size=360)
+                         modality=data.modality if data.kind == "array" else "mri", size=360)
     display(viewer)
 
 # %% [markdown]
@@ -247,7 +237,7 @@ if interactive:
     hu_images = [np.asarray(c["image"][0]) for c in data.val] if data.kind == "array" else None
     inference_panel = InferencePanel(model, val_ds, data.structures, data.spacing, display_images=hu_images,
                                      overlap=cfg.overlap, keep_largest=cfg.keep_largest, precision=cfg.precision,
-                                     modality="ct" if data.kind == "array" and data.modality == "ct" else "mr")
+                                     modality=data.modality if data.kind == "array" else "mri")
     inference_panel.run()
     display(inference_panel)
 
@@ -263,6 +253,6 @@ if interactive:
 # - The phantom's truth is exact; on real scans the reference itself is a human tracing with
 #   its own inter-rater Dice (often 0.85-0.95 for abdominal organs), which bounds what any
 #   model can show.
-# - For scale: `python -m medbench.segmentation --config FILE.yaml` runs this pipeline from a
-#   config, and `torchrun --nproc_per_node=N -m medbench.segmentation --config FILE.yaml`
+# - For scale: `medbench train segmentation --config FILE.yaml` runs this pipeline from a
+#   config, and `torchrun --nproc_per_node=N -m medbench.cli train segmentation --config FILE.yaml`
 #   trains it with DDP.

@@ -27,7 +27,7 @@ import numpy as np
 
 from medbench.errors import ConfigError, DataError, DataNotFoundError
 
-__all__ = ["load_msd_task", "read_msd_dataset_json", "msd_task_folder", "default_patient_id", "MSD_HOMEPAGE",
+__all__ = ["load_msd_task", "msd_task_info", "read_msd_dataset_json", "msd_task_folder", "default_patient_id", "MSD_HOMEPAGE",
            "MSD_LICENCE"]
 
 MSD_HOMEPAGE = "http://medicaldecathlon.com/"
@@ -75,6 +75,25 @@ def read_msd_dataset_json(folder: str | os.PathLike) -> dict:
     if not isinstance(labels, dict):
         raise DataError(f"{path}: 'labels' must map label values to names, got {labels!r}")
     return info
+
+
+def msd_task_info(folder: str | os.PathLike) -> tuple[tuple[str, ...], str]:
+    """Structure names of label ids ``1..n`` and the modality (``"ct"`` or ``"mri"``) of a task.
+
+    Names come from ``dataset.json``'s ``labels`` (lower case, spaces as ``_``; a missing id
+    becomes ``label<i>``), the modality from its channel ``"0"`` (MSD writes ``"CT"``, ``"MRI"``,
+    ``"T2"``, ``"FLAIR"`` ...: everything but CT is MRI).
+
+    Raises:
+        DataError: ``labels`` lists no foreground label.
+    """
+    info = read_msd_dataset_json(folder)
+    labels = {int(k): str(v) for k, v in (info.get("labels") or {}).items()}
+    if not labels or max(labels) < 1:
+        raise DataError(f"{msd_task_folder(folder) / 'dataset.json'} lists no foreground labels under 'labels'")
+    names = tuple(labels.get(i, f"label{i}").lower().replace(" ", "_") for i in range(1, max(labels) + 1))
+    modality = str((info.get("modality") or {}).get("0", "CT")).lower()
+    return names, "ct" if modality.startswith("ct") else "mri"
 
 
 _SUFFIX = re.compile(r"(\.nii\.gz|\.nii|\.nrrd|\.mha|\.mhd)$", re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""Model factory: one call, :func:`make_model`, for every imaging network in medbench.
+"""Model factory: one call, :func:`make_model`, for every network in medbench.
 
 Names (2D and 3D through ``spatial_dims``):
 
@@ -6,7 +6,10 @@ Names (2D and 3D through ``spatial_dims``):
   dense baseline (a few 10k parameters);
 - ``"densenet121"``: ``monai.networks.nets.DenseNet121``;
 - ``"resnet18"``: ``monai.networks.nets.resnet18``;
-- ``"efficientnet_b0"``: ``monai.networks.nets.EfficientNetBN("efficientnet-b0")``.
+- ``"efficientnet_b0"``: ``monai.networks.nets.EfficientNetBN("efficientnet-b0")``;
+- ``"lstm"``, ``"gru"``: :class:`~medbench.models.recurrent.RecurrentClassifier` for sequences;
+- ``"unet"``, ``"basicunet"``, ``"unetr"``, ``"swinunetr"``: segmentation networks
+  (:func:`~medbench.models.segmentation.segmentation_net`), logits per voxel.
 
 Weights are always randomly initialised: medbench never downloads pretrained weights
 (transfer learning in chapter 02 pretrains on a phantom task instead).
@@ -57,6 +60,16 @@ def _recurrent(cell):
     return build
 
 
+def _segmentation(name):
+    def build(spatial_dims, in_channels, num_classes, **kw):
+        from medbench.models.segmentation import segmentation_net
+
+        # Dense outputs (B, num_classes, *spatial): one logit per class and voxel.
+        return segmentation_net(name, spatial_dims, in_channels, num_classes, **kw)
+
+    return build
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": _small_cnn,
     "densenet121": _densenet121,
@@ -64,24 +77,30 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "efficientnet_b0": _efficientnet_b0,
     "lstm": _recurrent("lstm"),
     "gru": _recurrent("gru"),
+    "unet": _segmentation("unet"),
+    "basicunet": _segmentation("basicunet"),
+    "unetr": _segmentation("unetr"),
+    "swinunetr": _segmentation("swinunetr"),
 }
 
 
 def make_model(name: str, *, spatial_dims: int = 2, in_channels: int = 1, num_classes: int = 2, **kw) -> nn.Module:
-    """Build a classification network by name.
+    """Build a network by name.
 
     Args:
         name: one of :data:`MODELS` (``"small_cnn"``, ``"densenet121"``, ``"resnet18"``,
             ``"efficientnet_b0"``; ``"lstm"``/``"gru"`` for sequences ``(B, T, F)`` with
             ``in_channels=F`` and ``num_classes`` = number of tasks, see
-            :class:`medbench.models.recurrent.RecurrentClassifier`).
+            :class:`medbench.models.recurrent.RecurrentClassifier`; ``"unet"`` ... for
+            segmentation, see :func:`medbench.models.segmentation.segmentation_net`).
         spatial_dims: 2 for images ``(B, C, H, W)``, 3 for volumes ``(B, C, H, W, D)``.
         in_channels: input channels C.
         num_classes: number of output logits K (use 1 for a single-logit binary model).
         **kw: passed to the network's constructor.
 
     Returns:
-        An ``nn.Module`` mapping ``(B, C, *spatial)`` to logits ``(B, K)``.
+        An ``nn.Module`` mapping ``(B, C, *spatial)`` to logits ``(B, K)`` (segmentation:
+        ``(B, K, *spatial)``).
 
     Raises:
         ConfigError: unknown name, bad ``spatial_dims``, or ``pretrained=True``.

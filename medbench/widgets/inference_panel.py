@@ -50,7 +50,7 @@ class InferencePanel(W.VBox):
     """Sliding-window inference on one validation case at a time, with Dice per structure.
 
     Args:
-        model: a trained :class:`medbench.segmentation.SlidingWindowModel` (or a bare network).
+        model: a trained :class:`medbench.models.segmentation.SlidingWindowModel` (or a bare network).
         dataset: sequence of dicts with ``"image"`` ``(C, X, Y, Z)`` (network input),
             ``"label"`` ``(1, X, Y, Z)`` and optionally ``"case"``.
         structures: names of labels ``1..n``.
@@ -109,7 +109,9 @@ class InferencePanel(W.VBox):
             dict with ``case``, ``roi``, ``overlap``, ``seconds``, ``n_windows``, ``dice`` and
             ``hd95_mm`` (per-structure dicts) and ``prediction`` ``(1, X, Y, Z)``.
         """
-        from medbench.segmentation import dice_hd95, postprocess, predict_volume
+        from medbench.metrics import dice_hd95
+        from medbench.tasks.segmentation import predict_volume
+        from medbench.transforms import labels_from_logits
         from medbench.widgets.slice_viewer import SliceViewer
 
         idx = int(self.case.value)
@@ -126,7 +128,7 @@ class InferencePanel(W.VBox):
         logits = predict_volume(self.model, image, roi_size=roi, overlap=ov, precision=self.precision)
         seconds = time.perf_counter() - t0
         n_classes = len(self.structures) + 1
-        pred = postprocess(logits, n_classes, self.keep_largest)
+        pred = labels_from_logits(logits, n_classes, self.keep_largest)
         dice, hd = dice_hd95(pred, label, n_classes, self.spacing)
         result = {
             "case": self.case.label, "roi": roi, "overlap": ov, "seconds": seconds, "n_windows": n_windows,

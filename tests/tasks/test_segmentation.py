@@ -11,85 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from medbench.cli import main as cli_main
 from medbench.errors import ConfigError, DataNotFoundError
-from medbench.segmentation import (
-    SegConfig,
-    SlidingWindowModel,
-    build_dataset,
-    build_model,
-    dice_hd95,
-    load_config,
-    make_loaders,
-    postprocess,
-    predict_volume,
-    run,
-)
+from medbench.tasks.segmentation import SegConfig, build_dataset, config_from_parameters, load_config, make_loaders, run
+from medbench.transforms import labels_from_logits
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(n_train=3, n_val=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
             roi_size=(16, 16, 16), num_samples=1, batch_size=2, epochs=1, precision="fp32", sw_batch_size=2)
-
-
-def test_sliding_window_equals_whole_volume_when_roi_covers_it():
-    torch.manual_seed(0)
-    net = build_model("unet", 2, 3, channels=(4, 8, 16), strides=(2, 2))
-    model = SlidingWindowModel(net, roi_size=(16, 16, 16), overlap=0.5).eval()
-    x = torch.randn(2, 16, 16, 16)
-    with torch.no_grad():
-        whole = net(x[None])[0]
-    sw = predict_volume(model, x, precision="fp32")
-    assert sw.shape == (3, 16, 16, 16)
-    torch.testing.assert_close(sw, whole, rtol=1e-4, atol=1e-4)
-    # an ROI smaller than the volume stitches several windows, so the result differs
-    small = predict_volume(model, x, roi_size=(8, 8, 8), precision="fp32")
-    assert small.shape == whole.shape and not torch.allclose(small, whole, atol=1e-3)
-    # the wrapper predicts by sliding window in eval mode, plain forward in train mode
-    with torch.no_grad():
-        torch.testing.assert_close(model(x[None])[0], whole, rtol=1e-4, atol=1e-4)
-
-
-def _cube(shape, lo, size, value=1):
-    a = np.zeros(shape, np.uint8)
-    a[lo[0]:lo[0] + size, lo[1]:lo[1] + size, lo[2]:lo[2] + size] = value
-    return a
-
-
-def test_dice_by_hand():
-    gt = _cube((12, 12, 12), (2, 2, 2), 4)
-    pred = _cube((12, 12, 12), (3, 2, 2), 4)  # shifted one voxel in x: overlap 3*4*4 = 48 of 64 each
-    dice, _ = dice_hd95(torch.as_tensor(pred)[None], torch.as_tensor(gt)[None], 2)
-    assert dice[0] == pytest.approx(2 * 48 / (64 + 64))
-    # two structures: class 2 absent from both -> Dice 1, HD95 nan; class 1 perfect -> 1 and 0
-    dice, hd = dice_hd95(torch.as_tensor(gt)[None], torch.as_tensor(gt)[None], 3)
-    assert dice.tolist() == [1.0, 1.0]
-    assert hd[0] == 0.0 and np.isnan(hd[1])
-    # structure predicted but absent from the truth -> Dice 0
-    dice, hd = dice_hd95(torch.as_tensor(gt * 2)[None], torch.as_tensor(gt)[None], 3)
-    assert dice.tolist() == [0.0, 0.0] and np.isnan(hd).all()
-
-
-def test_hd95_by_hand_in_millimetres():
-    gt = np.zeros((10, 10, 10), np.uint8)
-    pred = np.zeros_like(gt)
-    gt[2, 2, 5], pred[2, 2, 2] = 1, 1  # one voxel each, 3 voxels apart along z
-    _, hd = dice_hd95(torch.as_tensor(pred), torch.as_tensor(gt), 2, spacing=(1.0, 1.0, 2.0))
-    assert hd[0] == pytest.approx(6.0)  # 3 voxels x 2 mm
-    # a 6-voxel slab shifted by 2 voxels along x with 1.5 mm voxels: every boundary point of one
-    # slab face is 2 voxels from the other's, the rest coincide; brute-force check of the 95th percentile
-    gt = np.zeros((16, 16, 16), np.uint8)
-    gt[4:10, 4:10, 4:10] = 1
-    pred = np.roll(gt, 2, axis=0)
-    _, hd = dice_hd95(torch.as_tensor(pred), torch.as_tensor(gt), 2, spacing=(1.5, 1.5, 1.5))
-    from scipy import ndimage
-
-    def edge(m):
-        return np.argwhere(m & ~ndimage.binary_erosion(m))
-
-    a, b = edge(pred.astype(bool)) * 1.5, edge(gt.astype(bool)) * 1.5
-    d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
-    expected = max(np.percentile(d.min(1), 95), np.percentile(d.min(0), 95))
-    assert hd[0] == pytest.approx(expected)
-    assert 0 < hd[0] <= 3.0
 
 
 def test_postprocess_argmax_and_largest_component():
@@ -98,11 +27,11 @@ def test_postprocess_argmax_and_largest_component():
     logits[1, 2:6, 2:6, 2:6] = 5.0  # organ 1: a cube ...
     logits[1, 10, 10, 10] = 5.0  # ... and a stray voxel far away
     logits[2, 8:11, 1:3, 1:3] = 5.0  # organ 2: one component
-    pred = postprocess(logits, 3, keep_largest=True)
+    pred = labels_from_logits(logits, 3, keep_largest=True)
     assert pred.shape == (1, 12, 12, 12) and pred.dtype == torch.uint8
     assert int((pred == 1).sum()) == 64 and pred[0, 10, 10, 10] == 0
     assert int((pred == 2).sum()) == 12
-    raw = postprocess(logits, 3, keep_largest=False)
+    raw = labels_from_logits(logits, 3, keep_largest=False)
     assert raw[0, 10, 10, 10] == 1
 
 
@@ -135,8 +64,13 @@ def test_config_validation(tmp_path):
     p.write_text("epochs: 3\nroi_size: [32, 32, 16]\n")
     cfg = load_config(p)
     assert cfg.epochs == 3 and cfg.roi_size == (32, 32, 16)
-    with pytest.raises(ConfigError, match="divisible by 16"):
-        build_model("unetr", 1, 2, roi_size=(24, 24, 24))
+    # --set values are parsed as Python literals first: YAML 1.1 would read 2e-3 as a string
+    cfg = load_config(p, ["lr=2e-3", "scheduler=None", "roi_size=[32, 32, 24]"])
+    assert cfg.lr == 2e-3 and isinstance(cfg.lr, float) and cfg.scheduler is None and cfg.roi_size == (32, 32, 24)
+    with pytest.raises(ConfigError, match="lr must be a positive number"):
+        load_config(p, ["lr=fast"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(p, ["epochs"])
 
 
 def test_tiny_phantom_run_records_every_metric():
@@ -211,14 +145,46 @@ def test_msd_folder_path(tmp_path, monkeypatch):
 
 
 def test_entry_point_reports_bad_config(tmp_path, capsys):
-    from medbench.segmentation import main
-
-    assert main(["--config", str(tmp_path / "none.yaml")]) == 2
+    train = ["train", "segmentation", "--config"]
+    assert cli_main(train + [str(tmp_path / "none.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("epochs: 2\nlearning_rate: 0.1\n")
-    assert main(["--config", str(bad)]) == 2
+    assert cli_main(train + [str(bad)]) == 2
     assert "learning_rate" in capsys.readouterr().err
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("epochs: 2\n")
+    assert cli_main(train + [str(ok), "--set", "lr=-1"]) == 2
+    assert "lr must be a positive number" in capsys.readouterr().err
+
+
+def test_chapter_parameters_become_a_config():
+    cfg = config_from_parameters(grid="32x32x20", channels="8,16,32", roi_size="16x16x16", schedule="none",
+                                 model_name="basicunet", epochs=3)
+    assert cfg.shape == (32, 32, 20) and cfg.spacing == (12.0, 12.0, 16.0)
+    assert cfg.channels == (8, 16, 32) and cfg.strides == (2, 2) and cfg.roi_size == (16, 16, 16)
+    assert cfg.scheduler is None and cfg.model == "basicunet" and cfg.epochs == 3 and cfg.keep_largest
+    assert not config_from_parameters(dataset="brain").keep_largest  # CSF is not one connected piece
+    with pytest.raises(ConfigError, match="valid keys"):
+        config_from_parameters(epoch=3)
+
+
+def test_pipelines_come_from_the_transform_presets(monkeypatch):
+    """Editing the ct_3d_train / ct_3d_eval presets changes what the task builds (one way to build pipelines)."""
+    from medbench import transforms
+
+    seen = []
+    for name in ("ct_3d_train", "ct_3d_eval"):
+        original = transforms.PIPELINES[name]
+        monkeypatch.setitem(transforms.PIPELINES, name,
+                            lambda _n=name, _o=original, **kw: seen.append((_n, kw)) or _o(**kw))
+    cfg = SegConfig(**TINY)
+    data = build_dataset(cfg)
+    train_loader, _, val_ds = make_loaders(data, cfg)
+    assert [n for n, _ in seen] == ["ct_3d_train", "ct_3d_eval"]
+    assert seen[0][1]["window"] == ["soft_tissue", "lung"] and seen[0][1]["crop"] == "classes"
+    assert transforms.describe_pipeline(train_loader.dataset.transform)[-4:] == [
+        "SpatialPadd", "RandCropByLabelClassesd", "RandShiftIntensityd", "EnsureTyped"]
 
 
 @pytest.mark.slow
@@ -242,14 +208,3 @@ def test_entry_point_under_torchrun_with_two_processes(tmp_path):
     assert (out / "model.pt").is_file() and (out / "per_case.csv").is_file()
 
 
-@pytest.mark.parametrize("name", ["basicunet", "unetr", "swinunetr"])
-def test_other_networks_build_and_map_an_roi_to_logits(name):
-    torch.manual_seed(0)
-    roi = (64, 64, 64) if name == "swinunetr" else (32, 32, 32)
-    net = build_model(name, 2, 4, roi_size=roi, channels=(8, 16, 32, 64))
-    with torch.no_grad():
-        out = net.eval()(torch.randn(1, 2, *roi))
-    assert out.shape == (1, 4, *roi)
-    if name == "swinunetr":
-        with pytest.raises(ConfigError, match="SwinUNETR"):
-            build_model(name, 2, 4, roi_size=(32, 32, 32))

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from medbench.errors import ConfigError
-from medbench.segmentation import SegConfig, build_dataset, make_loaders, make_model, predict_volume
+from medbench.tasks.segmentation import SegConfig, build_dataset, build_model, make_loaders, predict_volume
+from medbench.transforms import labels_from_logits
 from medbench.widgets.inference_panel import InferencePanel, _parse_roi
 
 
@@ -17,7 +18,7 @@ def setup():
     data = build_dataset(cfg)
     _, _, val_ds = make_loaders(data, cfg)
     torch.manual_seed(0)
-    model = make_model(data, cfg).eval()
+    model = build_model(data, cfg).eval()
     return cfg, data, model, val_ds
 
 
@@ -38,9 +39,7 @@ def test_panel_runs_selected_case_with_chosen_roi_and_overlap(setup):
     assert r["prediction"].shape == (1, 24, 24, 16)
     # the prediction is the post-processed argmax of predict_volume with the same settings
     logits = predict_volume(model, val_ds[1]["image"], roi_size=(8, 8, 8), overlap=0.5, precision="fp32")
-    from medbench.segmentation import postprocess
-
-    assert torch.equal(r["prediction"], postprocess(logits, data.n_classes))
+    assert torch.equal(r["prediction"], labels_from_logits(logits, data.n_classes))
     assert panel.viewer is not None and panel.viewer.compare and panel.viewer_box.children == (panel.viewer,)
     assert "phantom_002" in panel.status.value and "Dice" in panel.scores.value
     # a whole-volume ROI needs a single window
