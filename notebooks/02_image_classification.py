@@ -58,23 +58,30 @@ n_boot = 1000  # bootstrap resamples for confidence intervals
 threads = 1  # torch CPU threads: 1 suits small models on 2 shared cores, 0 keeps the torch default
 
 # %%
-import time
-
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 import medbench
 from medbench import metrics as M
 from medbench.data.patches import nodule_patches
 from medbench.models import count_parameters, make_model
-from medbench.models.image_classifier import HU_WINDOW, UINT8_RANGE, ImageClassifier, cross_validate, make_transforms
 from medbench.plots.classification import (
     plot_evaluation,
     plot_image_grid,
     plot_learning_curves,
     plot_training_curves,
 )
+from medbench.tasks.classification import (
+    ImageClassifier,
+    compare_balance,
+    cross_validate,
+    fine_tune_curve,
+    load_image_data,
+    pretrain_detector,
+)
+from medbench.transforms import describe_pipeline, get_pipeline
 from medbench.widgets.prediction_browser import PredictionBrowser
 from medbench.widgets.training_panel import TrainingPanel
 
@@ -93,36 +100,11 @@ if threads:
 # model. We split by **patient** instead.
 
 # %%
-if dataset == "phantom":
-    data = nodule_patches(n_patients=n_patients, patches_per_patient=patches_per_patient, size=patch_size,
-                          task="nodule", seed=seed)
-    train_set, test_set = data.split_by_patient(test_fraction=0.25, seed=seed)
-    X_train, y_train, g_train = train_set.images, train_set.labels, train_set.patient_ids
-    X_test, y_test, g_test = test_set.images, test_set.labels, test_set.patient_ids
-    X_all, y_all, g_all = data.images, data.labels, data.patient_ids
-    class_names, intensity_range, window = ["lung tissue", "nodule"], HU_WINDOW, HU_WINDOW
-else:
-    from medbench.data.medmnist import MEDMNIST_FLAGS, load_medmnist
-    from medbench.models.image_classifier import to_channels_first
-
-    info = MEDMNIST_FLAGS[dataset]
-    parts = {s: load_medmnist(dataset, size=medmnist_size, split=s) for s in ("train", "val", "test")}
-    rng = np.random.default_rng(seed)
-    X_train = to_channels_first(np.concatenate([parts["train"][0], parts["val"][0]]))
-    y_train = np.concatenate([parts["train"][1], parts["val"][1]])[:, 0]
-    keep = np.sort(rng.permutation(len(y_train))[:medmnist_max_train])
-    X_train, y_train = X_train[keep], y_train[keep]
-    X_test, y_test = to_channels_first(parts["test"][0]), parts["test"][1][:, 0]
-    # MedMNIST ships no patient ids: each image is its own group (its splits are the authors')
-    g_train, g_test = np.arange(len(y_train)), 10**7 + np.arange(len(y_test))
-    X_all, y_all, g_all = X_train, y_train, g_train
-    class_names, intensity_range, window = [info.labels[k] for k in sorted(info.labels)], UINT8_RANGE, UINT8_RANGE
-task = "binary" if len(class_names) == 2 else "multiclass"
-pd.DataFrame({
-    "cases": [len(y_train), len(y_test)],
-    "patients": [len(np.unique(g_train)), len(np.unique(g_test))],
-    **{f"class {k} ({n})": [int((y_train == k).sum()), int((y_test == k).sum())] for k, n in enumerate(class_names)},
-}, index=["train", "test"])
+data = load_image_data(dataset, seed=seed, n_patients=n_patients, patches_per_patient=patches_per_patient,
+                       patch_size=patch_size, medmnist_size=medmnist_size, medmnist_max_train=medmnist_max_train)
+(X_train, y_train, g_train), (X_test, y_test, g_test) = data.train, data.test
+class_names, window, task = data.class_names, data.intensity_range, data.task
+data.summary()
 
 # %%
 show = np.concatenate([np.flatnonzero(y_train == k)[:8] for k in range(len(class_names))])
@@ -138,13 +120,15 @@ plot_image_grid(X_train[show], [class_names[k] for k in y_train[show]], ncols=8,
 # cached arrays: flips on both axes, 90° rotations and a little Gaussian noise — changes
 # that do not alter whether a patch contains a nodule, so the network must learn shape and
 # density rather than position or orientation. (`benchmarks/train_throughput.py` measures what
-# caching saves.)
+# caching saves.) Both pipelines are the named presets of `medbench.transforms` that
+# `ImageClassifier` builds too:
 
 # %%
-pre, aug = make_transforms(intensity_range, augment=True, seed=seed)
-item = pre({"image": X_train[show[-1]].astype(np.float32), "label": 1})
-views = [item["image"].numpy()] + [aug(dict(item))["image"].numpy() for _ in range(7)]
-print(pre, aug, sep="\n")
+pre = get_pipeline("ct_2d_patch_eval", intensity_range=window)
+train_pipe = get_pipeline("ct_2d_patch_train", intensity_range=window, seed=seed)
+item = {"image": X_train[show[-1]].astype(np.float32), "label": 1}
+views = [pre(dict(item))["image"].numpy()] + [train_pipe(dict(item))["image"].numpy() for _ in range(7)]
+print("eval: ", describe_pipeline(pre), "\ntrain:", describe_pipeline(train_pipe))
 plot_image_grid(np.stack(views), ["preprocessed"] + [f"augmented {i}" for i in range(1, 8)], vmin=0, vmax=1);
 
 # %% [markdown]
@@ -169,7 +153,7 @@ pd.DataFrame({name: {"parameters": count_parameters(make_model(name, num_classes
 
 # %%
 clf = ImageClassifier(model_name, epochs=epochs, lr=lr, batch_size=batch_size, augment=augment,
-                      intensity_range=intensity_range, precision=precision, seed=seed)
+                      intensity_range=window, precision=precision, seed=seed)
 clf.fit(X_train, y_train, g_train)
 train_seconds = clf.train_seconds_
 print(f"{len(clf.history_)} epochs, best epoch {clf.history_.best_epoch} "
@@ -229,8 +213,8 @@ if len(worst):
               for i in worst]
     plot_image_grid(X_test[worst], titles, ncols=8, vmin=window[0], vmax=window[1],
                     suptitle="most confident mistakes");
-if dataset == "phantom" and len(worst):
-    display(test_set.meta.iloc[worst][["patient_id", "label", "diameter_mm", "apparent_diameter_mm",
+if data.test_meta is not None and len(worst):
+    display(data.test_meta.iloc[worst][["patient_id", "label", "diameter_mm", "apparent_diameter_mm",
                                        "slice_offset_mm", "wall_fraction", "noise_hu"]].round(2))
 
 # %% [markdown]
@@ -259,14 +243,7 @@ if task == "binary":
 # does not depend on the threshold. Same data, model, epochs and seed in each run:
 
 # %%
-rows = {}
-for balance in ("none", "weights", "sampler"):
-    m = clf.clone(balance=balance, epochs=balance_epochs).fit(X_train, y_train, g_train)
-    s = m.predict_score(X_test)
-    rows[balance] = {name: M.METRICS[name](y_test, s, task=task)
-                     for name in ("auroc", "sensitivity", "specificity", "f1", "brier")}
-    rows[balance]["mean P(class 1)"] = float(np.mean(s if task == "binary" else s[:, 1]))
-balance_table = pd.DataFrame(rows).T
+balance_table = compare_balance(clf, data.train, data.test, epochs=balance_epochs)
 balance_table.round(3)
 
 # %% [markdown]
@@ -292,28 +269,16 @@ balance_table.round(3)
 if dataset == "phantom":
     source_model = clf.model_  # section 3's nodule detector is our pretrained network
 else:  # pretrain a detector on phantom patches first
-    src = nodule_patches(n_patients=n_patients, patches_per_patient=patches_per_patient, size=patch_size,
-                         task="nodule", seed=seed)
-    source_model = ImageClassifier(model_name, epochs=pretrain_epochs, lr=lr, batch_size=batch_size, seed=seed,
-                                   precision=precision).fit(src.images, src.labels, src.patient_ids).model_
+    source_model = pretrain_detector(model_name, n_patients=n_patients, patches_per_patient=patches_per_patient,
+                                     patch_size=patch_size, epochs=pretrain_epochs, lr=lr, batch_size=batch_size,
+                                     precision=precision, seed=seed)
 target = nodule_patches(n_patients=target_patients, patches_per_patient=5, size=patch_size, task="malignancy",
                         seed=seed + 1000)
 tgt_train, tgt_test = target.split_by_patient(test_fraction=0.4, seed=seed)
 oracle_auroc = M.auroc(tgt_test.labels, tgt_test.meta["p_malignant"].to_numpy())
-runs = []
-rng = np.random.default_rng(seed)
-for n in finetune_sizes:
-    idx = np.sort(rng.permutation(len(tgt_train))[:min(n, len(tgt_train))])
-    sub = tgt_train.subset(idx)
-    n_epochs = max(3, int(np.ceil(finetune_steps / np.ceil(len(idx) / 32))))  # same number of steps for every size
-    for init in ("from scratch", "pretrained"):
-        m = ImageClassifier(model_name, epochs=n_epochs, lr=1e-3, batch_size=32, augment=True,
-                            val_fraction=0.0, patience=None, seed=seed, precision=precision,
-                            init_from=source_model if init == "pretrained" else None)
-        m.fit(sub.images, sub.labels, sub.patient_ids)
-        runs.append({"n_labelled": len(idx), "init": init,
-                     "auroc": M.auroc(tgt_test.labels, m.predict_score(tgt_test.images))})
-transfer = pd.DataFrame(runs)
+# each run: the same number of optimiser steps (batch 32) whatever the labelled set's size
+transfer = fine_tune_curve(source_model, tgt_train, tgt_test, sizes=finetune_sizes, steps=finetune_steps,
+                           model=model_name, precision=precision, seed=seed)
 ax = plot_learning_curves(transfer, title="malignancy: fine-tuned vs from scratch").axes[0]
 ax.axhline(oracle_auroc, ls=":", c="k", label=f"best achievable {oracle_auroc:.2f}")
 ax.legend(fontsize=8)
@@ -338,7 +303,7 @@ transfer.pivot(index="n_labelled", columns="init", values="auroc").round(3)
 # kept), and reports the mean ± standard deviation across folds.
 
 # %%
-cv = cross_validate(clf.clone(epochs=cv_epochs), X_all, y_all, g_all, k=cv_folds, seed=seed)
+cv = cross_validate(clf.clone(epochs=cv_epochs), *data.all, k=cv_folds, seed=seed)
 cv_auroc_mean, cv_auroc_std = float(cv["auroc"].mean()), float(cv["auroc"].std(ddof=1))
 medbench.record("cv_auroc_mean", cv_auroc_mean)
 medbench.record("cv_auroc_std", cv_auroc_std)
@@ -356,7 +321,7 @@ cv.round(3)
 # %%
 def train_from_panel(config, callbacks):
     m = ImageClassifier(config["model"], epochs=config["epochs"], lr=config["lr"], augment=config["augment"],
-                        batch_size=batch_size, intensity_range=intensity_range, precision=precision, seed=seed,
+                        batch_size=batch_size, intensity_range=window, precision=precision, seed=seed,
                         fit_kw={"callbacks": callbacks})
     return m.fit(X_train, y_train, g_train)
 

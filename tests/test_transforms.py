@@ -221,3 +221,30 @@ def test_imaging_figures_render():
         assert fig_to_png(fig).startswith(b"\x89PNG")
     assert list(P.window_table().index) == list(T.CT_WINDOWS)
     plt.close("all")
+
+
+def test_patch_classification_presets():
+    """ct_2d_patch_*: in-memory (C, H, W) patches, intensity range -> [0, 1], cheap label-preserving augmentation."""
+    x = np.array([[[-2000.0, -1000.0], [-300.0, 1000.0]]], dtype=np.float32)  # (1, 2, 2) HU
+    ev = T.get_pipeline("ct_2d_patch_eval")
+    out = ev({"image": x, "label": 1})
+    assert isinstance(out["image"], torch.Tensor) and out["image"].dtype == torch.float32 and out["label"] == 1
+    assert torch.allclose(out["image"], torch.tensor([[[0.0, 0.0], [0.5, 1.0]]]))
+    u8 = T.get_pipeline("ct_2d_patch_eval", intensity_range=T.UINT8_RANGE)({"image": np.full((3, 2, 2), 51.0)})
+    assert torch.allclose(u8["image"], torch.full((3, 2, 2), 0.2))
+    train = T.get_pipeline("ct_2d_patch_train", seed=0)
+    assert T.describe_pipeline(train) == T.describe_pipeline(ev) + ["RandFlipd", "RandFlipd", "RandRotate90d",
+                                                                    "RandGaussianNoised"]
+    assert list(T.patch_augmentation_steps()) == ["flip_x", "flip_y", "rot90", "noise"]
+    # flat Compose: CacheDataset caches the deterministic head and reruns only the random steps
+    assert train.get_index_of_first(lambda t: hasattr(t, "R")) == 2
+    patch = {"image": np.random.default_rng(0).normal(-500, 300, (1, 8, 8)).astype(np.float32)}
+    a = T.get_pipeline("ct_2d_patch_train", seed=4)(dict(patch))["image"]
+    b = T.get_pipeline("ct_2d_patch_train", seed=4)(dict(patch))["image"]
+    assert torch.equal(a, b)  # seeded -> reproducible
+    never = T.get_pipeline("ct_2d_patch_train", flip_prob=0.0, rot90_prob=0.0, noise_prob=0.0, seed=1)
+    assert torch.equal(never(dict(patch))["image"], ev(dict(patch))["image"])
+    with pytest.raises(ConfigError, match="intensity_range"):
+        T.get_pipeline("ct_2d_patch_eval", intensity_range=(400, -1000))
+    with pytest.raises(ConfigError, match="noise_prob"):
+        T.get_pipeline("ct_2d_patch_train", noise_prob=1.5)

@@ -25,7 +25,8 @@ import numpy as np
 from medbench.errors import ConfigError, DataError, DataNotFoundError
 
 __all__ = ["MEDMNIST_FLAGS", "MedMNISTInfo", "SPLITS", "SIZES_2D", "SIZES_3D", "HOMEPAGE", "ZENODO_RECORD",
-           "medmnist_filename", "medmnist_path", "medmnist_url", "load_medmnist", "available_medmnist"]
+           "medmnist_filename", "medmnist_path", "medmnist_url", "load_medmnist", "available_medmnist",
+           "medmnist_train_test", "to_channels_first"]
 
 HOMEPAGE = "https://medmnist.com/"
 ZENODO_RECORD = "https://zenodo.org/records/10519652"
@@ -242,3 +243,67 @@ def _validate(info: MedMNISTInfo, size: int, split: str, images: np.ndarray, lab
         if labels.min() < 0 or labels.max() > hi:
             raise DataError(f"{where}: label values span {labels.min()}..{labels.max()}, expected 0..{hi} "
                             f"for {info.flag} ({info.task}).")
+
+
+def to_channels_first(images: np.ndarray) -> np.ndarray:
+    """Images as ``(N, C, H, W)``: ``(N, H, W)`` -> ``(N, 1, H, W)``; ``(N, H, W, 3)`` (RGB, MedMNIST) ->
+    ``(N, 3, H, W)``; ``(N, C, H, W)`` unchanged.
+
+    Raises:
+        DataError: any other number of dimensions.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        return images[:, None]
+    if images.ndim == 4 and images.shape[-1] in (3, 4) and images.shape[1] not in (1, 3, 4):
+        return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+    if images.ndim == 4:
+        return images
+    raise DataError(f"images must be (N, H, W), (N, H, W, 3) or (N, C, H, W); got shape {images.shape}")
+
+
+def medmnist_train_test(flag: str, size: int = 28, *, max_train: int | None = None, seed: int = 0,
+                        root: str | os.PathLike | None = None):
+    """A 2D MedMNIST dataset as ``(train, test)`` arrays ready for a classifier.
+
+    The authors' ``train`` and ``val`` splits are joined into one training set (a classifier
+    holds out its own validation part), optionally subsampled to ``max_train`` images (the
+    kept images stay in file order); ``test`` is the authors' test split. MedMNIST ships no
+    patient ids, so each image is its own group (test groups start at 10**7, apart from
+    the training ones).
+
+    Args:
+        flag: a 2D MedMNIST flag, e.g. ``"pneumoniamnist"``.
+        size: 28, 64, 128 or 224.
+        max_train: keep at most this many training images (drawn with ``seed``); ``None``: all.
+        seed: seed of the subsample.
+        root: folder holding the ``.npz`` (see :func:`load_medmnist`).
+
+    Returns:
+        ``((images, labels, groups), (images, labels, groups))`` for train and test: images
+        uint8 ``(N, C, H, W)``; labels int64 ``(N,)`` (``(N, L)`` 0/1 for multi-label
+        ChestMNIST); groups int64 ``(N,)``.
+
+    Raises:
+        ConfigError: a 3D flag, or ``max_train`` < 1 (and see :func:`load_medmnist`).
+    """
+    info = _check_flag_size(flag, size)
+    if info.dim != 2:
+        raise ConfigError(f"{info.flag} is a 3D dataset; medmnist_train_test reads 2D flags "
+                          f"({', '.join(f for f, i in MEDMNIST_FLAGS.items() if i.dim == 2)})")
+    if max_train is not None and max_train < 1:
+        raise ConfigError(f"max_train must be a positive number of images or None, got {max_train!r}")
+    parts = {s: load_medmnist(info.flag, size=size, split=s, root=root) for s in SPLITS}
+
+    def labels_of(y):
+        return y if info.multi_label else y[:, 0]
+
+    rng = np.random.default_rng(seed)
+    images = to_channels_first(np.concatenate([parts["train"][0], parts["val"][0]]))
+    labels = labels_of(np.concatenate([parts["train"][1], parts["val"][1]]))
+    if max_train is not None:
+        keep = np.sort(rng.permutation(len(labels))[:max_train])
+        images, labels = images[keep], labels[keep]
+    test_images, test_labels = to_channels_first(parts["test"][0]), labels_of(parts["test"][1])
+    return ((images, labels, np.arange(len(labels))),
+            (test_images, test_labels, 10**7 + np.arange(len(test_labels))))

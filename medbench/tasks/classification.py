@@ -1,107 +1,58 @@
-"""A scikit-learn-style image classifier around :func:`medbench.training.fit`.
+"""Image classification (chapter 02): data -> :class:`ImageClassifier` -> evaluation.
 
 :class:`ImageClassifier` bundles the steps of chapter 02: MONAI preprocessing (intensity
-window to [0, 1], cached with ``CacheDataset``) and augmentation (flips, 90-degree
-rotations, noise), a network from :func:`medbench.models.make_model`, class
-balance by a weighted loss or a balanced sampler, a patient-level validation split for
-early stopping / best-model selection, and ``predict_proba``. :func:`cross_validate` runs
-patient-level K-fold cross-validation (``StratifiedGroupKFold``).
+range to [0, 1], cached with ``CacheDataset``) and augmentation (flips, 90-degree rotations,
+noise), both from the :mod:`medbench.transforms` presets ``"ct_2d_patch_train"`` /
+``"ct_2d_patch_eval"``; a network from :func:`medbench.models.make_model`; class balance by a
+weighted loss or a balanced sampler; a patient-level validation split for early stopping /
+best-model selection; and ``predict_proba``. Around it:
+
+- :func:`load_image_data`: the chapter's data, split by patient (CT nodule patches from the
+  phantom, or a MedMNIST 2D dataset read by :mod:`medbench.data.medmnist`);
+- :func:`cross_validate`: patient-level K-fold cross-validation (``StratifiedGroupKFold``);
+- :func:`compare_balance`: the class-imbalance remedies side by side;
+- :func:`pretrain_detector` and :func:`fine_tune_curve`: transfer learning from the nodule
+  detection task to a small labelled malignancy task.
 
 Inputs are arrays ``(N, C, H, W)`` (or ``(N, H, W)`` / MedMNIST ``(N, H, W, 3)``, converted by
-:func:`to_channels_first`); labels ``(N,)`` class indices (binary or multiclass) or
-``(N, L)`` 0/1 (multilabel).
+:func:`medbench.data.medmnist.to_channels_first`); labels ``(N,)`` class indices (binary or
+multiclass) or ``(N, L)`` 0/1 (multilabel).
 """
 from __future__ import annotations
 
-import copy
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from medbench import transforms
+from medbench.data.medmnist import to_channels_first
 from medbench.errors import ConfigError, DataError
+from medbench.transforms import HU_PATCH_RANGE, UINT8_RANGE
 
-__all__ = ["ImageClassifier", "cross_validate", "make_transforms", "make_dataset", "to_channels_first",
-           "BALANCE", "HU_WINDOW", "UINT8_RANGE"]
+__all__ = ["ImageClassifier", "ImageData", "Split", "BALANCE", "cross_validate", "compare_balance",
+           "fine_tune_curve", "image_dataset", "load_image_data", "pretrain_detector"]
 
 BALANCE = ("none", "weights", "sampler")
-HU_WINDOW = (-1000.0, 400.0)  # lung + soft tissue window, HU
-UINT8_RANGE = (0.0, 255.0)
 
 
-def to_channels_first(images: np.ndarray) -> np.ndarray:
-    """``(N, H, W)`` -> ``(N, 1, H, W)``; ``(N, H, W, 3)`` (RGB, MedMNIST) -> ``(N, 3, H, W)``; ``(N, C, H, W)`` unchanged."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        return images[:, None]
-    if images.ndim == 4 and images.shape[-1] in (3, 4) and images.shape[1] not in (1, 3, 4):
-        return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    if images.ndim == 4:
-        return images
-    raise DataError(f"images must be (N, H, W), (N, H, W, 3) or (N, C, H, W); got shape {images.shape}")
+def image_dataset(images, labels, pipeline, cache: bool = True):
+    """A MONAI dataset of ``{"image": (C, H, W), "label": ...}`` items transformed by ``pipeline``.
 
-
-def make_transforms(intensity_range=HU_WINDOW, augment: bool = True, seed: int = 0):
-    """MONAI dictionary pipelines ``(deterministic, random)`` for ``{"image", "label"}`` items.
-
-    Deterministic: ``EnsureTyped`` (plain tensors, no metadata) and ``ScaleIntensityRanged``
-    (``intensity_range`` -> [0, 1], clipped) - cacheable. Random (training only, if
-    ``augment``): flips on both axes, 90-degree rotations and Gaussian noise - cheap
-    per-sample operations that preserve a nodule's label. (A ``RandAffined`` small
-    rotation/zoom costs ~30x more per 32 px patch and did not improve AUROC here.)
+    With ``cache`` it is a ``CacheDataset``: the pipeline's deterministic head runs once and
+    its random steps on every access (on the cached item without a deep copy: ~30% faster per
+    epoch, safe because MONAI's dictionary transforms return new dicts and the patch
+    augmentations new tensors); without, a ``Dataset`` runs everything every time.
     """
-    from monai.transforms import (
-        Compose,
-        EnsureTyped,
-        RandFlipd,
-        RandGaussianNoised,
-        RandRotate90d,
-        ScaleIntensityRanged,
-    )
-
-    lo, hi = map(float, intensity_range)
-    pre = Compose([
-        EnsureTyped(keys="image", dtype=torch.float32, track_meta=False),
-        ScaleIntensityRanged(keys="image", a_min=lo, a_max=hi, b_min=0.0, b_max=1.0, clip=True),
-    ])
-    if not augment:
-        return pre, None
-    aug = Compose([
-        RandFlipd(keys="image", prob=0.5, spatial_axis=0),
-        RandFlipd(keys="image", prob=0.5, spatial_axis=1),
-        RandRotate90d(keys="image", prob=0.5, max_k=3),
-        RandGaussianNoised(keys="image", prob=0.3, std=0.02),
-    ])
-    aug.set_random_state(seed)
-    return pre, aug
-
-
-def make_dataset(images, labels, pre, aug=None, cache: bool = True):
-    """A MONAI dataset of ``{"image": (C, H, W), "label": ...}``; ``cache`` runs ``pre`` once
-    (``CacheDataset``) and ``aug`` on the fly each epoch; without it every epoch runs both."""
     from monai.data import CacheDataset, Dataset
-    from monai.transforms import Compose
 
     items = [{"image": np.asarray(im, dtype=np.float32), "label": lab} for im, lab in zip(images, labels)]
     if cache:
-        base = CacheDataset(items, transform=pre, progress=False, num_workers=0)
-        return _Augmented(base, aug) if aug is not None else base
-    return Dataset(items, transform=Compose([pre, aug]) if aug is not None else pre)
-
-
-class _Augmented(torch.utils.data.Dataset):
-    """Cached items with random transforms applied on access (keeps CacheDataset's cache untouched)."""
-
-    def __init__(self, base, transform):
-        self.dataset, self.transform = base, transform
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, i):
-        return self.transform(dict(self.dataset[i]))
+        return CacheDataset(items, transform=pipeline, progress=False, num_workers=0, copy_cache=False)
+    return Dataset(items, transform=pipeline)
 
 
 def _task_of(labels: np.ndarray) -> tuple[str, int]:
@@ -112,6 +63,91 @@ def _task_of(labels: np.ndarray) -> tuple[str, int]:
     return ("binary", 2) if k <= 2 else ("multiclass", k)
 
 
+# ---------------------------------------------------------------------------- data
+class Split(NamedTuple):
+    """Images ``(N, C, H, W)``, labels ``(N,)`` and patient ids ``(N,)`` of one part of a dataset."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+
+
+@dataclass
+class ImageData:
+    """A 2D image classification dataset split by patient (what :func:`load_image_data` returns).
+
+    Attributes:
+        train, test: the patient-level split.
+        all: every image, for cross-validation (the phantom's generation order).
+        class_names: one name per class index.
+        intensity_range: the range the preprocessing maps to [0, 1] (also the display window).
+        test_meta: the phantom's per-patch truth for the test set (``diameter_mm`` ...); ``None``
+            for MedMNIST.
+    """
+
+    train: Split
+    test: Split
+    all: Split
+    class_names: list[str]
+    intensity_range: tuple[float, float]
+    test_meta: Any = field(default=None, repr=False)
+
+    @property
+    def task(self) -> str:
+        """``"binary"`` or ``"multiclass"``."""
+        return "binary" if len(self.class_names) == 2 else "multiclass"
+
+    def summary(self):
+        """``pandas.DataFrame``: cases, patients and class counts of train and test."""
+        import pandas as pd
+
+        parts = (self.train, self.test)
+        return pd.DataFrame({
+            "cases": [len(p.labels) for p in parts],
+            "patients": [len(np.unique(p.groups)) for p in parts],
+            **{f"class {k} ({n})": [int((p.labels == k).sum()) for p in parts]
+               for k, n in enumerate(self.class_names)},
+        }, index=["train", "test"])
+
+
+def load_image_data(dataset: str = "phantom", *, seed: int = 0, n_patients: int = 40, patches_per_patient: int = 20,
+                    patch_size: int = 32, test_fraction: float = 0.25, medmnist_size: int = 28,
+                    medmnist_max_train: int | None = 3000) -> ImageData:
+    """Chapter 02's data: simulated CT nodule patches, or a MedMNIST 2D dataset from the data directory.
+
+    Args:
+        dataset: ``"phantom"`` (:func:`medbench.data.patches.nodule_patches`, task ``"nodule"``,
+            split by patient with ``test_fraction``) or a MedMNIST 2D flag such as
+            ``"pneumoniamnist"`` (:func:`medbench.data.medmnist.medmnist_train_test`: the
+            authors' train+val for training, their test split for testing).
+        seed: seed of the phantom, its split and the MedMNIST subsample.
+        n_patients, patches_per_patient, patch_size: phantom size (patches are 1 mm pixels, HU).
+        test_fraction: phantom: fraction of patients in the test set.
+        medmnist_size: MedMNIST image size (28, 64, 128, 224).
+        medmnist_max_train: MedMNIST: keep at most this many training images.
+
+    Raises:
+        ConfigError, DataNotFoundError: an unknown flag, or a MedMNIST file not in the data directory.
+    """
+    if dataset == "phantom":
+        from medbench.data.patches import nodule_patches
+
+        data = nodule_patches(n_patients=n_patients, patches_per_patient=patches_per_patient, size=patch_size,
+                              task="nodule", seed=seed)
+        train, test = data.split_by_patient(test_fraction=test_fraction, seed=seed)
+        return ImageData(Split(train.images, train.labels, train.patient_ids),
+                         Split(test.images, test.labels, test.patient_ids),
+                         Split(data.images, data.labels, data.patient_ids),
+                         ["lung tissue", "nodule"], HU_PATCH_RANGE, test_meta=test.meta)
+    from medbench.data.medmnist import MEDMNIST_FLAGS, medmnist_train_test
+
+    train, test = medmnist_train_test(dataset, medmnist_size, max_train=medmnist_max_train, seed=seed)
+    info = MEDMNIST_FLAGS[dataset.lower()]
+    return ImageData(Split(*train), Split(*test), Split(*train), [info.labels[k] for k in sorted(info.labels)],
+                     UINT8_RANGE)
+
+
+# ---------------------------------------------------------------------------- model
 class ImageClassifier:
     """Train and apply a CNN on 2D images, scikit-learn style.
 
@@ -123,7 +159,8 @@ class ImageClassifier:
         augment: apply MONAI random augmentation to training images.
         balance: ``"none"``, ``"weights"`` (class-weighted cross-entropy, weights = inverse
             class frequency) or ``"sampler"`` (``WeightedRandomSampler`` drawing classes equally).
-        intensity_range: input range mapped to [0, 1] (HU window for CT, ``(0, 255)`` for MedMNIST).
+        intensity_range: input range mapped to [0, 1] (HU for CT, ``(0, 255)`` for MedMNIST);
+            an override of the :attr:`PIPELINE` presets.
         val_fraction: fraction of patients held out for validation: early stopping and
             best-epoch selection on the validation loss (AUROC is recorded too, but it saturates
             at 1.0 on easy tasks and would pick an under-trained early epoch); 0 trains on
@@ -144,8 +181,12 @@ class ImageClassifier:
         train_seconds_: wall-clock seconds of ``fit``.
     """
 
+    PIPELINE = "ct_2d_patch"
+    """Transform presets used: ``get_pipeline(PIPELINE + "_train")`` for training (with
+    ``augment``) and ``PIPELINE + "_eval"`` for validation and prediction."""
+
     def __init__(self, model: str = "small_cnn", *, epochs: int = 20, lr: float = 2e-3, batch_size: int = 64,
-                 augment: bool = True, balance: str = "none", intensity_range=HU_WINDOW, val_fraction: float = 0.2,
+                 augment: bool = True, balance: str = "none", intensity_range=HU_PATCH_RANGE, val_fraction: float = 0.2,
                  patience: int | None = 6, precision: str = "fp32", init_from=None, seed: int = 0,
                  device=None, model_kw: dict | None = None, fit_kw: dict | None = None):
         if balance not in BALANCE:
@@ -157,6 +198,13 @@ class ImageClassifier:
         self.model_kw, self.fit_kw = dict(model_kw or {}), dict(fit_kw or {})
 
     # -------------------------------------------------------------- helpers
+    def pipeline(self, train: bool = False):
+        """The MONAI pipeline for training (``train`` and ``augment``: seeded random steps) or evaluation."""
+        if train and self.augment:
+            return transforms.get_pipeline(f"{self.PIPELINE}_train", intensity_range=self.intensity_range,
+                                           seed=self.seed)
+        return transforms.get_pipeline(f"{self.PIPELINE}_eval", intensity_range=self.intensity_range)
+
     def _loss(self, labels):
         if self.task_ == "multilabel":
             if self.balance == "weights":
@@ -172,9 +220,8 @@ class ImageClassifier:
     def _loader(self, images, labels, train: bool):
         from torch.utils.data import DataLoader, WeightedRandomSampler
 
-        pre, aug = make_transforms(self.intensity_range, augment=self.augment and train, seed=self.seed)
         lab = labels.astype(np.float32) if self.task_ == "multilabel" else labels.astype(np.int64)
-        ds = make_dataset(images, lab, pre, aug, cache=True)
+        ds = image_dataset(images, lab, self.pipeline(train), cache=True)
         g = torch.Generator().manual_seed(self.seed)
         if not train:
             return DataLoader(ds, batch_size=256, shuffle=False)
@@ -261,7 +308,7 @@ class ImageClassifier:
         if not hasattr(self, "model_"):
             raise ConfigError("call fit() before predict_proba()")
         images = to_channels_first(images)
-        pre, _ = make_transforms(self.intensity_range, augment=False)
+        pre = self.pipeline(train=False)
         x = torch.stack([pre({"image": np.asarray(im, dtype=np.float32)})["image"] for im in images])
         loader = DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(len(x))), batch_size=256)
         out, _ = predict(self.model_, loader, precision="fp32" if self.precision == "amp" else self.precision,
@@ -287,10 +334,10 @@ class ImageClassifier:
         params = self.get_params()
         params.update(changes)
         model = params.pop("model")
-        return ImageClassifier(model, **params)
+        return type(self)(model, **params)
 
 
-def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, seed: int = 0, n_boot: int = 0):
+def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, seed: int = 0):
     """Patient-level stratified K-fold cross-validation.
 
     Args:
@@ -299,7 +346,6 @@ def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, 
         groups: ``(N,)`` patient ids: a patient's patches stay in one fold.
         k: number of folds.
         seed: fold-assignment seed.
-        n_boot: bootstrap resamples for per-fold CIs (0: none).
 
     Returns:
         ``pandas.DataFrame``: one row per fold with ``auroc``, ``accuracy``, ``f1``,
@@ -327,3 +373,90 @@ def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, 
         row.update(n_test=len(te), n_patients_test=len(np.unique(groups[te])), train_seconds=model.train_seconds_)
         rows.append(row)
     return pd.DataFrame(rows).set_index("fold")
+
+
+# ---------------------------------------------------------------------------- experiments
+def compare_balance(clf: ImageClassifier, train: Split, test: Split, *, epochs: int | None = None,
+                    modes: tuple[str, ...] = BALANCE):
+    """Train one clone of ``clf`` per class-balance mode and score each on ``test``.
+
+    Args:
+        clf: template classifier (same data, model, seed in every run).
+        train, test: patient-level split.
+        epochs: epochs per run (default: ``clf.epochs``).
+        modes: values of ``balance`` to compare.
+
+    Returns:
+        ``pandas.DataFrame`` indexed by mode: ``auroc``, ``sensitivity``, ``specificity``, ``f1``,
+        ``brier`` and ``mean P(class 1)`` (how far the predicted risk drifts toward the rare class).
+    """
+    import pandas as pd
+
+    from medbench import metrics as M
+
+    rows = {}
+    for balance in modes:
+        m = clf.clone(balance=balance, epochs=clf.epochs if epochs is None else epochs)
+        m.fit(train.images, train.labels, train.groups)
+        s = m.predict_score(test.images)
+        rows[balance] = {name: M.METRICS[name](test.labels, s, task=m.task_)
+                         for name in ("auroc", "sensitivity", "specificity", "f1", "brier")}
+        rows[balance]["mean P(class 1)"] = float(np.mean(s if m.task_ == "binary" else s[:, 1]))
+    return pd.DataFrame(rows).T
+
+
+def pretrain_detector(model: str = "small_cnn", *, n_patients: int = 40, patches_per_patient: int = 20,
+                      patch_size: int = 32, epochs: int = 8, lr: float = 2e-3, batch_size: int = 64,
+                      precision: str = "fp32", seed: int = 0) -> nn.Module:
+    """A nodule detector trained on phantom patches: the source network of transfer learning.
+
+    Returns:
+        The trained network (best validation epoch), for ``ImageClassifier(init_from=...)``.
+    """
+    from medbench.data.patches import nodule_patches
+
+    src = nodule_patches(n_patients=n_patients, patches_per_patient=patches_per_patient, size=patch_size,
+                         task="nodule", seed=seed)
+    clf = ImageClassifier(model, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, precision=precision)
+    return clf.fit(src.images, src.labels, src.patient_ids).model_
+
+
+def fine_tune_curve(source_model: nn.Module | dict | None, train, test, *, sizes=(32, 128, 480), steps: int = 120,
+                    model: str = "small_cnn", lr: float = 1e-3, batch_size: int = 32, precision: str = "fp32",
+                    seed: int = 0):
+    """Learning curves of fine-tuning ``source_model`` vs training from scratch on a small labelled set.
+
+    For each size ``n`` in ``sizes``, ``n`` labelled images (a random subset of ``train``) train
+    the same network twice, from scratch and initialised from ``source_model`` (head
+    re-initialised), for the same number of optimiser ``steps`` (so small sets get more
+    epochs, at least 3); no validation split, augmentation on. Both are scored by AUROC on ``test``.
+
+    Args:
+        source_model: the pretrained network (or state dict); ``None`` runs only from scratch.
+        train, test: :class:`medbench.data.patches.PatchSet` (or anything with ``images``,
+            ``labels``, ``patient_ids`` and ``subset(index)``) of the target task.
+        sizes: labelled set sizes (capped at ``len(train)``).
+        steps: optimiser steps per run.
+        model, lr, batch_size, precision, seed: as in :class:`ImageClassifier`.
+
+    Returns:
+        ``pandas.DataFrame`` with ``n_labelled``, ``init`` (``"from scratch"`` / ``"pretrained"``), ``auroc``.
+    """
+    import pandas as pd
+
+    from medbench.metrics import auroc
+
+    runs = []
+    rng = np.random.default_rng(seed)
+    inits = ("from scratch",) if source_model is None else ("from scratch", "pretrained")
+    for n in sizes:
+        idx = np.sort(rng.permutation(len(train))[:min(n, len(train))])
+        sub = train.subset(idx)
+        n_epochs = max(3, int(np.ceil(steps / np.ceil(len(idx) / batch_size))))
+        for init in inits:
+            m = ImageClassifier(model, epochs=n_epochs, lr=lr, batch_size=batch_size, augment=True,
+                                val_fraction=0.0, patience=None, seed=seed, precision=precision,
+                                init_from=source_model if init == "pretrained" else None)
+            m.fit(sub.images, sub.labels, sub.patient_ids)
+            runs.append({"n_labelled": len(idx), "init": init, "auroc": auroc(test.labels, m.predict_score(test.images))})
+    return pd.DataFrame(runs)
