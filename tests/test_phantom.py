@@ -12,8 +12,8 @@ from medbench.data.phantom import (
     make_ct_cohort,
     make_ct_phantom,
     malignancy_probability,
-    nodule_occupancy,
     nodule_directions,
+    nodule_occupancy,
     sample_nodule,
 )
 from medbench.errors import ConfigError, MedbenchError
@@ -242,9 +242,7 @@ def test_cohort_bad_n():
 def test_plot_phantom_montage(case):
     import matplotlib.pyplot as plt
 
-    from medbench.plots.phantom import plot_phantom
-
-    from medbench.plots.phantom import plot_lesions
+    from medbench.plots.phantom import plot_lesions, plot_phantom
 
     fig = plot_phantom(case, n_slices=3)
     assert len(fig.axes) == 6
@@ -254,3 +252,13 @@ def test_plot_phantom_montage(case):
     plt.close(fig)
     fig = plot_lesions(make_ct_phantom(seed=0, lesions=False, **SMALL))
     plt.close(fig)
+
+
+def test_tissue_table_lives_in_phantom_module():
+    """Patches and figures use the phantom's tables (HU_MEAN, PHANTOM_LABELS), not copies."""
+    import medbench.data.patches as patches
+    import medbench.data.phantom as phantom
+    from medbench.plots import display
+
+    assert patches.HU_MEAN is phantom.HU_MEAN
+    assert set(display.PHANTOM_COLORS) <= set(phantom.PHANTOM_LABELS.values())
