@@ -15,6 +15,8 @@ _EXPORTS = {
     "PredictionBrowser": "medbench.widgets.prediction_browser",
     "WhatIfPanel": "medbench.widgets.patient_explorer",
     "SliceViewer": "medbench.widgets.slice_viewer",
+    "Volume": "medbench.widgets.slice_viewer",
+    "as_volume": "medbench.widgets.slice_viewer",
     "TrainingPanel": "medbench.widgets.training_panel",
 }
 
