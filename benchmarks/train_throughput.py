@@ -101,7 +101,7 @@ def main(argv=None) -> None:
 
     heavy = [GaussianSmoothd(keys="image", sigma=1.0), Resized(keys="image", spatial_size=(64, 64), mode="bilinear")]
     for label, extra in (("chapter-02 preprocessing", []), ("smoothing + resize to 64 px", heavy)):
-        steps = get_pipeline("ct_2d_patch_train").transforms
+        steps = list(get_pipeline("ct_2d_patch_train").transforms)
         first_random = next(i for i, t in enumerate(steps) if isinstance(t, Randomizable))
         rate = {}
         for cache in (False, True):
