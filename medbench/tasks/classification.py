@@ -14,9 +14,8 @@ best-model selection; and ``predict_proba``. Around it:
 - :func:`pretrain_detector` and :func:`fine_tune_curve`: transfer learning from the nodule
   detection task to a small labelled malignancy task.
 
-Inputs are arrays ``(N, C, H, W)`` (or ``(N, H, W)`` / MedMNIST ``(N, H, W, 3)``, converted by
-:func:`medbench.data.medmnist.to_channels_first`); labels ``(N,)`` class indices (binary or
-multiclass) or ``(N, L)`` 0/1 (multilabel).
+Inputs are arrays ``(N, C, H, W)``, ``(N, H, W)`` or MedMNIST's ``(N, H, W, 3)``; labels ``(N,)``
+class indices (binary or multiclass) or ``(N, L)`` 0/1 (multilabel).
 """
 from __future__ import annotations
 
@@ -53,6 +52,12 @@ def image_dataset(images, labels, pipeline, cache: bool = True):
     if cache:
         return CacheDataset(items, transform=pipeline, progress=False, num_workers=0, copy_cache=False)
     return Dataset(items, transform=pipeline)
+
+
+def _labels(labels) -> np.ndarray:
+    """``(N,)``, ``(N, 1)`` -> ``(N,)``; multilabel ``(N, L)`` unchanged."""
+    labels = np.asarray(labels)
+    return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
 
 
 def _task_of(labels: np.ndarray) -> tuple[str, int]:
@@ -94,7 +99,9 @@ class ImageData:
 
     @property
     def task(self) -> str:
-        """``"binary"`` or ``"multiclass"``."""
+        """``"binary"``, ``"multiclass"`` or ``"multilabel"`` (labels ``(N, L)``, ChestMNIST)."""
+        if self.train.labels.ndim == 2:
+            return "multilabel"
         return "binary" if len(self.class_names) == 2 else "multiclass"
 
     def summary(self):
@@ -263,10 +270,7 @@ class ImageClassifier:
         from medbench.training import fit
 
         t0 = time.perf_counter()
-        images = to_channels_first(images)
-        labels = np.asarray(labels)
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels[:, 0]
+        images, labels = to_channels_first(images), _labels(labels)
         if len(images) != len(labels):
             raise DataError(f"{len(images)} images but {len(labels)} labels")
         self.task_, self.n_classes_ = _task_of(labels)
@@ -280,19 +284,17 @@ class ImageClassifier:
             val = (images[va], labels[va])
             images, labels = images[tr], labels[tr]
         elif val is not None:
-            vi, vl = to_channels_first(val[0]), np.asarray(val[1])
-            val = (vi, vl[:, 0] if vl.ndim == 2 and vl.shape[1] == 1 else vl)
+            val = (to_channels_first(val[0]), _labels(val[1]))
         out = self.n_classes_ if self.task_ != "binary" else 2
         net = make_model(self.model, spatial_dims=2, in_channels=images.shape[1], num_classes=out, **self.model_kw)
         self._init_weights(net)
         train_loader = self._loader(images, labels, train=True)
         val_loader = self._loader(*val, train=False) if val is not None else None
-        metric_task = "binary" if self.task_ == "binary" else self.task_
         kw = dict(progress=False)
         kw.update(self.fit_kw)
         self.history_ = fit(
             net, train_loader, val_loader, loss_fn=self._loss(labels), epochs=self.epochs, lr=self.lr,
-            scheduler="cosine", metrics={"auroc": torch_metric("auroc", metric_task)} if val_loader else None,
+            scheduler="cosine", metrics={"auroc": torch_metric("auroc", self.task_)} if val_loader else None,
             monitor="val_loss" if val_loader else None, patience=self.patience if val_loader else None,
             precision=self.precision, device=self.device, seed=self.seed, **kw)
         self.model_ = net.eval()
@@ -356,9 +358,7 @@ def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, 
 
     from medbench import metrics as M
 
-    images, labels, groups = to_channels_first(images), np.asarray(labels), np.asarray(groups)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
+    images, labels, groups = to_channels_first(images), _labels(labels), np.asarray(groups)
     if len(np.unique(groups)) < k:
         raise ConfigError(f"k={k} folds need at least {k} patients; have {len(np.unique(groups))}")
     rows = []
