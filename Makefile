@@ -17,7 +17,7 @@ STAMP := $(VENV)/.medbench-installed
 # pip prints one harmless line per package for this machine's empty extra indexes.
 PIPQUIET := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: venv report test lab benchmarks clean static
+.PHONY: venv report test lint lab benchmarks clean static
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,16 @@ venv: $(STAMP)
 report: venv
 	$(BIN)/medbench report --profile $(PROFILE) --jobs $(JOBS)
 
-## The whole test suite (unit tests, every chapter at the smoke profile, CLI, browser tests).
+## Lint (pyflakes: unused imports and variables, undefined names; import order), then the whole
+## test suite (unit tests, every chapter at the smoke profile, CLI, browser tests).
 test: venv
+	$(BIN)/ruff check medbench tests benchmarks notebooks
 	bash tests/ui/install_browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint only.
+lint: venv
+	$(BIN)/ruff check medbench tests benchmarks notebooks
 
 ## JupyterLab on notebooks/ with the venv's kernel.
 lab: venv

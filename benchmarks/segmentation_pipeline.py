@@ -4,7 +4,7 @@ The same phantom CT volumes as chapter 03 (7 organs, 64 x 64 x 40 voxels of 6 x 
 portal-venous contrast phase: ``SegConfig``'s defaults) are written as NIfTI files in a Medical Segmentation Decathlon layout; three pipelines train on the same
 training files, on the same CPU cores, one after the other, each for the same time budget:
 
-* **medbench**: ``medbench.segmentation`` as the chapter uses it (``dataset="msd:<folder>"``):
+* **medbench**: ``medbench.tasks.segmentation`` as the chapter uses it (``dataset="msd:<folder>"``):
   resample to 6 x 6 x 8 mm (an identity on these files), crop the body, two CT windows as two channels, ``CacheDataset``,
   label-balanced 48 x 48 x 32 crops (``RandCropByLabelClassesd``), UNet 16-128 with one
   residual unit per level, DiceCE, AdamW one-cycle, bf16 autocast where the CPU supports it.
@@ -23,9 +23,9 @@ training files, on the same CPU cores, one after the other, each for the same ti
 
 Loader worker processes are not used by any pipeline (2 cores: workers only compete with the
 training process). Validation Dice is scored for every pipeline as chapter 03 scores it
-(``medbench.segmentation.evaluate``): sliding window (each pipeline's own ROI; gaussian blending
+(``medbench.tasks.segmentation.evaluate``): sliding window (each pipeline's own ROI; gaussian blending
 for medbench as in the chapter, the tutorial's constant blending for the peers), argmax, the
-largest connected component of each organ (``postprocess``), per-organ Dice without background
+largest connected component of each organ (``transforms.labels_from_logits``), per-organ Dice without background
 (``dice_hd95``, ``ignore_empty=False``), mean over the 7 organs and the volumes, on each
 pipeline's own grid (the tutorial's 1.5 x 1.5 x 2 mm grid with its nearest-neighbour labels, as
 the tutorial does). It is measured every ``budget/8`` seconds of *training* time for medbench
@@ -96,18 +96,17 @@ def write_task(root: Path, n_cases: int, seed: int = 0, shape=SHAPE, spacing=SPA
     grid (:data:`SHAPE` voxels of :data:`SPACING` mm) and contrast phase."""
     import nibabel as nib
 
-    from medbench.data.phantom import PHANTOM_LABELS, make_ct_cohort
-    from medbench.segmentation import _remap
+    from medbench.data.segmentation import phantom_cases
 
     task = root / "Task90_Phantom"
     (task / "imagesTr").mkdir(parents=True, exist_ok=True)
     (task / "labelsTr").mkdir(exist_ok=True)
     training = []
-    for i, c in enumerate(make_ct_cohort(n_cases, seed=seed, shape=shape, spacing=spacing,
-                                              lesions=False, contrast=contrast)):
-        lab = _remap(c["label"], [PHANTOM_LABELS[s] for s in STRUCTURES])
-        nib.save(nib.Nifti1Image(c["image"].astype(np.float32), c["affine"]), task / "imagesTr" / f"ph_{i:03d}.nii.gz")
-        nib.save(nib.Nifti1Image(lab.astype(np.uint8), c["affine"]), task / "labelsTr" / f"ph_{i:03d}.nii.gz")
+    cases = phantom_cases(n_cases, seed=seed, shape=shape, spacing=spacing, contrast=contrast, structures=STRUCTURES)
+    for i, c in enumerate(cases.train):
+        affine = np.asarray(c["image"].affine)
+        nib.save(nib.Nifti1Image(np.asarray(c["image"][0]), affine), task / "imagesTr" / f"ph_{i:03d}.nii.gz")
+        nib.save(nib.Nifti1Image(np.asarray(c["label"][0]), affine), task / "labelsTr" / f"ph_{i:03d}.nii.gz")
         training.append({"image": f"./imagesTr/ph_{i:03d}.nii.gz", "label": f"./labelsTr/ph_{i:03d}.nii.gz"})
     labels = {"0": "background", **{str(i + 1): s for i, s in enumerate(STRUCTURES)}}
     (task / "dataset.json").write_text(json.dumps({"name": "Phantom", "modality": {"0": "CT"}, "labels": labels,
@@ -116,14 +115,15 @@ def write_task(root: Path, n_cases: int, seed: int = 0, shape=SHAPE, spacing=SPA
 
 
 def mean_dice(model, val_items, n_classes, roi, sw_batch, precision_ctx, mode="constant"):
-    """Mean Dice over organs and volumes, scored as chapter 03 scores (``medbench.segmentation.evaluate``):
+    """Mean Dice over organs and volumes, scored as chapter 03 scores (``medbench.tasks.segmentation.evaluate``):
     sliding window (each pipeline's own ROI and blending), argmax, then the largest connected
-    component of each organ (``medbench.segmentation.postprocess``), then per-organ Dice without
-    background (``medbench.segmentation.dice_hd95``), mean over organs and volumes. Every
+    component of each organ (``medbench.transforms.labels_from_logits``), then per-organ Dice without
+    background (``medbench.metrics.dice_hd95``), mean over organs and volumes. Every
     pipeline gets this same post-processing and metric."""
     from monai.inferers import sliding_window_inference
 
-    from medbench.segmentation import dice_hd95, postprocess
+    from medbench.metrics import dice_hd95
+    from medbench.transforms import labels_from_logits
 
     scores = []
     model.eval()
@@ -132,7 +132,7 @@ def mean_dice(model, val_items, n_classes, roi, sw_batch, precision_ctx, mode="c
             x = torch.as_tensor(item["image"])[None].float()
             with precision_ctx():
                 out = sliding_window_inference(x, roi, sw_batch, model, overlap=0.25, mode=mode)
-            pred = postprocess(out[0].float(), n_classes, keep_largest=True)
+            pred = labels_from_logits(out[0].float(), n_classes, keep_largest=True)
             dice, _ = dice_hd95(pred, torch.as_tensor(item["label"]), n_classes, (1.0, 1.0, 1.0))
             scores.append(dice)
     model.train()
@@ -181,9 +181,9 @@ class Clock:
 
 def run_medbench(task: Path, n_train: int, n_val: int, budget: float, target: float, seed: int,
                  precision: str = "auto") -> dict:
-    from medbench import segmentation as seg
     from medbench.settings import seed_everything
-    from medbench.training import Callback
+    from medbench.tasks import segmentation as seg
+    from medbench.training import Callback, autocast
 
     seed_everything(seed)
     cfg = seg.SegConfig(dataset=f"msd:{task}", n_train=n_train, n_val=n_val, pixdim=(6.0, 6.0, 8.0), seed=seed,
@@ -192,10 +192,10 @@ def run_medbench(task: Path, n_train: int, n_val: int, budget: float, target: fl
     data = seg.build_dataset(cfg)
     train_loader, _, val_ds = seg.make_loaders(data, cfg)
     prep = time.perf_counter() - t0
-    model = seg.make_model(data, cfg)
+    model = seg.build_model(data, cfg)
     val_items = [val_ds[i] for i in range(len(val_ds))]
     clock = Clock(budget, budget / 8, lambda: mean_dice(model.net, val_items, data.n_classes, cfg.roi_size,
-                                                         cfg.sw_batch_size, lambda: seg._autocast(cfg.precision),
+                                                         cfg.sw_batch_size, lambda: autocast(cfg.precision, "cpu"),
                                                          mode="gaussian"),
                   target)
 
@@ -229,11 +229,19 @@ def run_tutorial(task: Path, n_train: int, n_val: int, budget: float, target: fl
     from monai.losses import DiceLoss
     from monai.networks.layers import Norm
     from monai.networks.nets import UNet
-    from monai.transforms import (Compose, CropForegroundd, EnsureChannelFirstd, LoadImaged, Orientationd,
-                                  RandCropByPosNegLabeld, ScaleIntensityRanged, Spacingd)
+    from monai.transforms import (
+        Compose,
+        CropForegroundd,
+        EnsureChannelFirstd,
+        LoadImaged,
+        Orientationd,
+        RandCropByPosNegLabeld,
+        ScaleIntensityRanged,
+        Spacingd,
+    )
     from monai.utils import set_determinism
 
-    from medbench import segmentation as seg
+    from medbench.tasks import segmentation as seg
 
     set_determinism(seed=seed)
     cfg = seg.SegConfig(dataset=f"msd:{task}", n_train=n_train, n_val=n_val, seed=seed)
@@ -296,7 +304,7 @@ def run_tutorial(task: Path, n_train: int, n_val: int, budget: float, target: fl
 def child(args) -> None:
     import monai.transforms  # noqa: F401  (imports are not part of any pipeline's time)
 
-    import medbench.segmentation  # noqa: F401
+    import medbench.tasks.segmentation  # noqa: F401
 
     torch.set_num_threads(args.threads)
     use_clock(args.clock)

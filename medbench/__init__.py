@@ -1,7 +1,7 @@
 """medbench: a Jupyter-native workbench for clinical data science."""
 from __future__ import annotations
 
-from medbench.errors import CheckpointError, ChapterError, ConfigError, DataError, DataNotFoundError, MedbenchError
+from medbench.errors import ChapterError, CheckpointError, ConfigError, DataError, DataNotFoundError, MedbenchError
 from medbench.record import record
 from medbench.settings import data_dir, get_device, seed_everything
 

@@ -177,14 +177,14 @@ def intensity_preset(modality: str = "ct", keys="image", window="soft_tissue", m
     """The intensity normalisation of a modality: a CT window, or MRI z-score / percentiles.
 
     Args:
-        modality: ``"ct"`` or ``"mri"`` (``"mr"`` also accepted).
+        modality: ``"ct"`` or ``"mri"``.
         window: CT window (ignored for MRI).
         mri_norm: ``"zscore"`` or ``"percentile"`` (ignored for CT).
     """
     mod = modality.lower()
     if mod == "ct":
         return ct_window(keys, window)
-    if mod in ("mri", "mr"):
+    if mod == "mri":
         if mri_norm == "zscore":
             return mri_zscore(keys)
         if mri_norm == "percentile":
@@ -479,7 +479,7 @@ def _nonzero(x):
 def _deterministic_steps(dim, keys, load, pixdim, modality, window, mri_norm, crop_foreground, cast) -> list:
     """The cacheable head shared by :func:`train_pipeline` and :func:`eval_pipeline`."""
     T = _monai()
-    steps = _start(load, keys, keys[1] if len(keys) > 1 else None)
+    steps = _start(load, keys)
     # spliced, not nested: a nested Compose would take a draw of the seed sequence
     steps.extend(reorient_resample(keys, pixdim, axcodes="RAS"[:dim]).transforms)
     if crop_foreground:
@@ -495,7 +495,7 @@ def _deterministic_steps(dim, keys, load, pixdim, modality, window, mri_norm, cr
     return steps
 
 
-def _start(load, keys, label_key):
+def _start(load, keys):
     T = _monai()
     if load == "file":
         return [T.LoadImaged(keys=keys, ensure_channel_first=True, image_only=True, allow_missing_keys=True)]

@@ -63,8 +63,8 @@ import torch
 
 import medbench
 from medbench.models.segmentation import SEGMENTATION_MODELS
-from medbench.tasks import segmentation as seg
 from medbench.plots.segmentation import plot_history, plot_overlays, plot_scores
+from medbench.tasks import segmentation as seg
 from medbench.transforms import describe_pipeline
 from medbench.widgets.inference_panel import InferencePanel
 from medbench.widgets.slice_viewer import SliceViewer
@@ -104,7 +104,7 @@ if data.kind == "array":
 first = data.train[0]
 if data.kind == "array":
     img0, lab0 = np.asarray(first["image"][0]), np.asarray(first["label"][0])
-    fig = plot_overlays(img0, lab0, lab0, data.structures,
+    fig = plot_overlays(img0, lab0, lab0, data.structures, spacing=data.spacing,
                         window=(-400, 400) if data.modality == "ct" else None, title="a training case (truth twice)")
 
 # %%
@@ -209,13 +209,12 @@ result.postprocessing_gain().round(3)
 # The worst held-out case (lowest mean Dice), axial slices and the SliceViewer in compare mode.
 
 # %%
-per_case = result.table.groupby("case")["dice"].mean()
-worst = per_case.idxmin()
-shown_image = (np.asarray(data.val[list(per_case.index).index(worst)]["image"][0]) if data.kind == "array"
-               else np.asarray(result.images[worst][0]))
-plot_overlays(shown_image, result.labels[worst], result.predictions[worst], data.structures,
+worst = result.worst_case()
+shown_image = (np.asarray(next(c for c in data.val if c["case"] == worst)["image"][0]) if data.kind == "array"
+               else np.asarray(result.images[worst][0]))  # HU for generated CT; MSD shows the windowed input
+plot_overlays(shown_image, result.labels[worst], result.predictions[worst], data.structures, spacing=data.spacing,
               window=(-400, 400) if data.kind == "array" and data.modality == "ct" else None,
-              title=f"{worst}: mean Dice {per_case[worst]:.3f}");
+              title=f"{worst}: mean Dice {result.table.query('case == @worst')['dice'].mean():.3f}");
 
 # %%
 if interactive:

@@ -12,8 +12,6 @@ import pytest
 
 from medbench.cli import main
 
-from conftest import NOTEBOOKS
-
 
 def _notebook(path: Path, params: str, body: list[str]) -> None:
     nb = nbformat.v4.new_notebook()

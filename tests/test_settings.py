@@ -58,3 +58,25 @@ def test_error_family():
     assert issubclass(ConfigError, MedbenchError)
     assert issubclass(medbench.DataNotFoundError, FileNotFoundError)
     assert issubclass(medbench.DataNotFoundError, medbench.DataError)
+
+
+def test_one_value_parser_for_report_and_train_overrides():
+    from medbench.settings import parse_override, parse_value
+
+    assert parse_value("2e-3") == 2e-3 and isinstance(parse_value("2e-3"), float)  # YAML 1.1 reads a string
+    assert parse_value("[32, 32, 16]") == [32, 32, 16] and parse_value("None") is None
+    assert parse_value("lung") == "lung" and parse_value("true") is True  # YAML after literals
+    assert parse_override("lr=1e-4") == ("lr", 1e-4)
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("lr")
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3", None])
+def test_one_seed_check_everywhere(bad):
+    from medbench.data.brain import deformed_brain
+    from medbench.data.phantom import make_ct_phantom
+    from medbench.settings import check_seed
+
+    for call in (check_seed, seed_everything, lambda s: make_ct_phantom(seed=s), lambda s: deformed_brain(seed=s)):
+        with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
+            call(bad)

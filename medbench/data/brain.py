@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from medbench.data.phantom import smooth_field
 from medbench.errors import ConfigError, DataNotFoundError
+from medbench.settings import check_seed
 
 _CROP_MARGIN = 16  # voxels (mm) kept around the brain's bounding box
 
@@ -166,8 +167,7 @@ def deformed_brain(
     Raises:
         ConfigError: bad seed, shape, zoom or strengths.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     if shape is not None and zoom is not None:
         raise ConfigError("give either shape or zoom to deformed_brain, not both")
     for name, val in (("elastic_mm", elastic_mm), ("rotate_deg", rotate_deg), ("scale", scale),
@@ -264,8 +264,7 @@ def make_brain_cohort(n_cases: int, seed: int = 0, **kw) -> list[dict[str, Any]]
     """
     if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
         raise ConfigError(f"n_cases must be a positive integer, got {n_cases!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     out = []
     for i, child in enumerate(np.random.SeedSequence(int(seed)).spawn(int(n_cases))):
         case = deformed_brain(seed=int(child.generate_state(1)[0] % 2**31), **kw)

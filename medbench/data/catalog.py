@@ -74,8 +74,9 @@ def _needs_module(name: str, what: str) -> Callable[[], tuple[bool, str]]:
 
 def _sample_check(key: str) -> Callable[[], tuple[bool, str]]:
     def check() -> tuple[bool, str]:
-        from medbench.data.samples import SAMPLES
         from pydicom.data import get_testdata_file
+
+        from medbench.data.samples import SAMPLES
 
         name = SAMPLES[key].file
         path = get_testdata_file(name, download=False)

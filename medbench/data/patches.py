@@ -33,6 +33,7 @@ from medbench.data.phantom import (
     sample_nodule,
 )
 from medbench.errors import ConfigError
+from medbench.settings import check_seed
 
 TASKS = ("nodule", "malignancy")
 
@@ -157,8 +158,7 @@ def nodule_patches(
                           ("size", size, 8), ("max_nodules_per_patient", max_nodules_per_patient, 1)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
             raise ConfigError(f"{name} must be an integer >= {lo}, got {val!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     if not 0.0 < nodule_fraction < 1.0:
         raise ConfigError(f"nodule_fraction must be in (0, 1), got {nodule_fraction!r}")
     if pixel_mm <= 0:

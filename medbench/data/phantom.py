@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from medbench.errors import ConfigError
+from medbench.settings import check_seed
 
 #: Label ids of the phantom's structures; the single source of truth.
 PHANTOM_LABELS: dict[str, int] = {
@@ -205,12 +206,6 @@ def nodule_reach(radius_mm: float, spiculation: float) -> float:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 def _check_triplet(name: str, value, kind) -> tuple:
     try:
         vals = tuple(kind(v) for v in value)
@@ -333,7 +328,7 @@ def make_ct_phantom(
     if min(shape) < 8:
         raise ConfigError(f"shape must be at least 8 voxels along each axis, got {shape}")
     spacing = _check_triplet("spacing", spacing, float)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     for name, v in (("n_lung_nodules", n_lung_nodules), ("n_liver_lesions", n_liver_lesions)):
         if v is not None and (not isinstance(v, (int, np.integer)) or v < 0):
             raise ConfigError(f"{name} must be a non-negative integer or None, got {v!r}")
@@ -644,7 +639,7 @@ def make_ct_cohort(n_cases: int, seed: int = 0, **kw) -> list[dict[str, Any]]:
     """
     if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
         raise ConfigError(f"n_cases must be a positive integer, got {n_cases!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     children = np.random.SeedSequence(seed).spawn(int(n_cases))
     cases = []
     for i, child in enumerate(children):

@@ -391,6 +391,10 @@ class SegResult:
         means = self.table.groupby("structure", sort=False)[["dice_argmax", "dice"]].mean()
         return means.rename(columns={"dice_argmax": "argmax only", "dice": "argmax + largest component"})
 
+    def worst_case(self) -> str:
+        """The case with the lowest mean Dice over structures."""
+        return str(self.table.groupby("case")["dice"].mean().idxmin())
+
     @property
     def mean_dice(self) -> float:
         return float(self.table["dice"].mean())

@@ -4,8 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medbench.data.medmnist import (MEDMNIST_FLAGS, available_medmnist, load_medmnist, medmnist_filename,
-                                    medmnist_path, medmnist_url)
+from medbench.data.medmnist import (
+    MEDMNIST_FLAGS,
+    available_medmnist,
+    load_medmnist,
+    medmnist_filename,
+    medmnist_path,
+    medmnist_url,
+)
 from medbench.errors import ConfigError, DataError, DataNotFoundError
 from medbench.settings import data_dir
 

@@ -6,8 +6,10 @@ import torch
 
 from medbench.errors import ConfigError
 from medbench.models import MODELS, SmallCNN, count_parameters, make_model, reset_classifier
+from medbench.models.segmentation import SEGMENTATION_MODELS
 
-IMAGE_MODELS = [name for name in MODELS if name not in ("lstm", "gru")]  # sequence models: see the end
+# image classifiers; sequence models are tested at the end, segmentation nets in test_segmentation_nets.py
+IMAGE_MODELS = [name for name in MODELS if name not in ("lstm", "gru", *SEGMENTATION_MODELS)]
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)
@@ -27,6 +29,12 @@ def test_small_cnn_is_conv_relu_pool_twice_then_dense():
     kinds = [type(l).__name__ for l in m.features]
     assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d"]
     assert m(torch.randn(4, 3, 28, 28)).shape == m(torch.randn(4, 3, 64, 64)).shape == (4, 2)
+
+
+def test_one_factory_builds_segmentation_nets_too():
+    net = make_model("unet", spatial_dims=3, in_channels=2, num_classes=4, channels=(4, 8), strides=(2,))
+    with torch.no_grad():
+        assert net.eval()(torch.randn(1, 2, 16, 16, 16)).shape == (1, 4, 16, 16, 16)  # a logit per class and voxel
 
 
 def test_factory_rejects_unknown_and_pretrained():
