@@ -299,8 +299,9 @@ transfer.pivot(index="n_labelled", columns="init", values="auroc").round(3)
 #
 # One train/test split gives one number whose value depends on which patients landed in the
 # test set. K-fold cross-validation trains K models, each tested on a different fifth of the
-# **patients** (`StratifiedGroupKFold`: every patient in exactly one test fold, class ratio
-# kept), and reports the mean ± standard deviation across folds.
+# **patients** (`medbench.data.sequences.kfold_patients`, the same patient splitter every chapter
+# uses: every patient in exactly one test fold), and reports the mean ± standard deviation
+# across folds.
 
 # %%
 cv = cross_validate(clf.clone(epochs=cv_epochs), *data.all, k=cv_folds, seed=seed)

@@ -214,8 +214,12 @@ def load_msd_task(folder: str | os.PathLike, val_fraction: float = 0.2, seed: in
         if n_val >= len(patients):
             raise ConfigError(f"{folder} has {len(patients)} patient(s): too few to hold out "
                               f"val_fraction={val_fraction} and keep one for training.")
-    rng = np.random.default_rng(seed)
-    val_patients = set(rng.permutation(patients)[:n_val].tolist()) if n_val else set()
+    if n_val:
+        from medbench.data.sequences import split_patients
+
+        val_patients = set(split_patients(patients, (len(patients) - n_val, n_val), seed)["test"].tolist())
+    else:
+        val_patients = set()
     train = [c for c in cases if c["patient_id"] not in val_patients]
     val = [c for c in cases if c["patient_id"] in val_patients]
     return train, val

@@ -76,15 +76,15 @@ class PatchSet:
     def split_by_patient(self, test_fraction: float = 0.25, seed: int = 0) -> tuple["PatchSet", "PatchSet"]:
         """Split into (train, test) so that no patient appears in both.
 
-        Uses :class:`sklearn.model_selection.GroupShuffleSplit` on ``patient_ids``.
+        Patients are drawn by :func:`medbench.data.sequences.split_patients`, the one splitter.
         """
-        from sklearn.model_selection import GroupShuffleSplit
+        from medbench.data.sequences import split_patients
 
         if not 0.0 < test_fraction < 1.0:
             raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-        gss = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-        tr, te = next(gss.split(np.zeros(len(self)), self.labels, groups=self.patient_ids))
-        return self.subset(tr), self.subset(te)
+        test = split_patients(np.unique(self.patient_ids), (1 - test_fraction, test_fraction), seed)["test"]
+        is_test = np.isin(self.patient_ids, test)
+        return self.subset(~is_test), self.subset(is_test)
 
     def class_counts(self) -> dict[int, int]:
         """``{label: count}``."""

@@ -35,20 +35,20 @@ VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")
 # splits
 # --------------------------------------------------------------------------------------------
 def split_patients(patient_ids, fractions=(0.7, 0.15, 0.15), seed: int = 0, stratify=None) -> dict[str, np.ndarray]:
-    """Split patient ids into train / val / test (each patient in exactly one split).
+    """Split patient ids into train / val / test, or train / test (each patient in exactly one split).
 
     The one patient splitter of medbench: every chapter's hold-out split goes through it (and
     :func:`kfold_patients` for cross-validation).
 
     Args:
         patient_ids: ``(N,)`` unique patient ids (duplicates are an error: split patients, not rows).
-        fractions: train, val, test fractions summing to 1, or three positive integer patient
-            counts summing to ``N`` (exact sizes, e.g. ``(25, 5, 10)`` of 40 patients).
+        fractions: train, val, test fractions summing to 1 (or train, test), or as many positive
+            integer patient counts summing to ``N`` (exact sizes, e.g. ``(25, 5, 10)`` of 40 patients).
         seed: random seed.
         stratify: optional ``(N,)`` labels (e.g. an outcome) to keep rates equal across splits.
 
     Returns:
-        ``{"train": ids, "val": ids, "test": ids}``, each sorted.
+        ``{"train": ids, "val": ids, "test": ids}`` (no ``"val"`` for two fractions), each sorted.
     """
     from numbers import Integral
 
@@ -57,20 +57,22 @@ def split_patients(patient_ids, fractions=(0.7, 0.15, 0.15), seed: int = 0, stra
     ids = np.asarray(patient_ids)
     if len(np.unique(ids)) != len(ids):
         raise DataError("split_patients got repeated patient ids: pass one id per patient (e.g. patients['patient_id'])")
-    counts = len(fractions) == 3 and all(isinstance(f, Integral) and not isinstance(f, bool) for f in fractions)
-    if counts:
+    fractions = tuple(fractions)
+    if len(fractions) not in (2, 3):
+        raise ConfigError(f"fractions must be (train, val, test) or (train, test), got {fractions}")
+    if all(isinstance(f, Integral) and not isinstance(f, bool) for f in fractions):
         if sum(fractions) != len(ids) or min(fractions) <= 0:
-            raise ConfigError(f"fractions given as counts must be three positive integers summing to the "
-                              f"{len(ids)} patients, got {tuple(fractions)}")
-        n_tr, n_va, n_te = (int(f) for f in fractions)
-        test_size, val_size = n_te, n_va
-    elif len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
-        raise ConfigError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+            raise ConfigError(f"fractions given as counts must be positive integers summing to the "
+                              f"{len(ids)} patients, got {fractions}")
+        test_size, val_size = int(fractions[-1]), int(fractions[1])
+    elif abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
+        raise ConfigError(f"fractions must be positive numbers summing to 1, got {fractions}")
     else:
-        f_tr, f_va, f_te = fractions
-        test_size, val_size = f_te, f_va / (f_tr + f_va)
+        test_size, val_size = fractions[-1], fractions[1] / (fractions[0] + fractions[1])
     strat = None if stratify is None else np.asarray(stratify)
     rest, test = train_test_split(np.arange(len(ids)), test_size=test_size, random_state=seed, stratify=strat)
+    if len(fractions) == 2:
+        return {"train": np.sort(ids[rest]), "test": np.sort(ids[test])}
     train, val = train_test_split(rest, test_size=val_size, random_state=seed + 1,
                                   stratify=None if strat is None else strat[rest])
     return {"train": np.sort(ids[train]), "val": np.sort(ids[val]), "test": np.sort(ids[test])}

@@ -6,12 +6,13 @@ Label maps are integer volumes ``(1, X, Y, Z)`` (or ``(X, Y, Z)``) with ids ``0.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["DiceTracker", "dice_hd95"]
+__all__ = ["DiceTracker", "SegResult", "dice_hd95"]
 
 
 def dice_hd95(pred: torch.Tensor, label: torch.Tensor, n_classes: int,
@@ -69,3 +70,43 @@ class DiceTracker:
 
     def compute(self) -> float:
         return float(self.metric.aggregate().item())
+
+
+@dataclass
+class SegResult:
+    """Per-case, per-structure scores of a segmentation model (what :func:`medbench.tasks.segmentation.evaluate` returns).
+
+    Attributes:
+        table: ``pandas.DataFrame``, one row per (case, structure): ``case``, ``structure``,
+            ``dice``, ``hd95_mm`` (after post-processing) and ``dice_argmax`` (argmax only).
+        predictions: ``{case: (1, X, Y, Z) uint8 label map}`` after post-processing.
+        images, labels: the evaluated (transformed) volumes ``(C, X, Y, Z)`` / ``(1, X, Y, Z)``.
+        seconds_per_volume: mean sliding-window inference time per volume (post-processing excluded).
+    """
+
+    table: Any
+    predictions: dict
+    images: dict
+    labels: dict
+    seconds_per_volume: float
+
+    def summary(self):
+        """Mean Dice and HD95 per structure (a ``DataFrame`` indexed by structure)."""
+        return self.table.groupby("structure", sort=False)[["dice", "hd95_mm"]].mean()
+
+    def postprocessing_gain(self):
+        """Mean Dice per structure with argmax only and with the largest-component step."""
+        means = self.table.groupby("structure", sort=False)[["dice_argmax", "dice"]].mean()
+        return means.rename(columns={"dice_argmax": "argmax only", "dice": "argmax + largest component"})
+
+    def worst_case(self) -> str:
+        """The case with the lowest mean Dice over structures."""
+        return str(self.table.groupby("case")["dice"].mean().idxmin())
+
+    @property
+    def mean_dice(self) -> float:
+        return float(self.table["dice"].mean())
+
+    @property
+    def mean_hd95(self) -> float:
+        return float(np.nanmean(self.table["hd95_mm"].to_numpy(dtype=float)))

@@ -9,7 +9,7 @@ best-model selection; and ``predict_proba``. Around it:
 
 - :func:`load_image_data`: the chapter's data, split by patient (CT nodule patches from the
   phantom, or a MedMNIST 2D dataset read by :mod:`medbench.data.medmnist`);
-- :func:`cross_validate`: patient-level K-fold cross-validation (``StratifiedGroupKFold``);
+- :func:`cross_validate`: patient-level K-fold cross-validation (:func:`medbench.data.sequences.kfold_patients`);
 - :func:`compare_balance`: the class-imbalance remedies side by side;
 - :func:`pretrain_detector` and :func:`fine_tune_curve`: transfer learning from the nodule
   detection task to a small labelled malignancy task.
@@ -29,6 +29,7 @@ from torch import nn
 
 from medbench import transforms
 from medbench.data.medmnist import to_channels_first
+from medbench.data.sequences import kfold_patients, split_patients
 from medbench.errors import ConfigError, DataError
 from medbench.transforms import HU_PATCH_RANGE, UINT8_RANGE
 
@@ -276,13 +277,11 @@ class ImageClassifier:
         self.task_, self.n_classes_ = _task_of(labels)
         seed_everything(self.seed)
         if val is None and self.val_fraction > 0:
-            from sklearn.model_selection import GroupShuffleSplit
-
             g = np.arange(len(labels)) if groups is None else np.asarray(groups)
-            tr, va = next(GroupShuffleSplit(1, test_size=self.val_fraction, random_state=self.seed)
-                          .split(images, labels, g))
+            held = split_patients(np.unique(g), (1 - self.val_fraction, self.val_fraction), self.seed)["test"]
+            va = np.isin(g, held)
             val = (images[va], labels[va])
-            images, labels = images[tr], labels[tr]
+            images, labels = images[~va], labels[~va]
         elif val is not None:
             val = (to_channels_first(val[0]), _labels(val[1]))
         out = self.n_classes_ if self.task_ != "binary" else 2
@@ -354,7 +353,6 @@ def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, 
         ``sensitivity``, ``specificity``, ``n_test``, ``n_patients_test``, ``train_seconds``.
     """
     import pandas as pd
-    from sklearn.model_selection import StratifiedGroupKFold
 
     from medbench import metrics as M
 
@@ -362,15 +360,16 @@ def cross_validate(clf: ImageClassifier, images, labels, groups, *, k: int = 5, 
     if len(np.unique(groups)) < k:
         raise ConfigError(f"k={k} folds need at least {k} patients; have {len(np.unique(groups))}")
     rows = []
-    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for fold, (tr, te) in enumerate(folds.split(images, labels, groups)):
+    for fold, (_, test_ids) in enumerate(kfold_patients(np.unique(groups), k=k, seed=seed)):
+        te = np.isin(groups, test_ids)
+        tr = ~te
         model = clf.clone(seed=clf.seed + fold).fit(images[tr], labels[tr], groups[tr])
         score = model.predict_score(images[te])
         task = model.task_
         row = {"fold": fold + 1}
         for name in ("auroc", "accuracy", "f1", "sensitivity", "specificity"):
             row[name] = M.METRICS[name](labels[te], score, task=task)
-        row.update(n_test=len(te), n_patients_test=len(np.unique(groups[te])), train_seconds=model.train_seconds_)
+        row.update(n_test=int(te.sum()), n_patients_test=len(test_ids), train_seconds=model.train_seconds_)
         rows.append(row)
     return pd.DataFrame(rows).set_index("fold")
 

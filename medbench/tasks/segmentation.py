@@ -1,25 +1,15 @@
 """The 3D segmentation task (chapter 03): config -> data -> pipelines -> model -> fit -> evaluation.
 
-1. :func:`build_dataset` turns a source into MONAI-style case dicts: ``"phantom"`` (multi-organ CT
-   phantoms, :mod:`medbench.data.phantom`), ``"brain"`` (deformed MNI152 T1 with CSF / grey /
-   white matter, :mod:`medbench.data.brain`) or ``"msd:<folder>"`` (a Medical Segmentation
-   Decathlon task read by :mod:`medbench.data.msd`).
-2. :func:`make_loaders` builds the pipelines from the ``ct_3d_*`` / ``mri_3d_*`` presets of
-   :mod:`medbench.transforms` (two CT windows as channels, label-balanced crops) and caches
-   their deterministic head with ``CacheDataset``.
-3. :func:`build_model` makes a network with :func:`medbench.models.make_model`, wrapped in
-   :class:`~medbench.models.segmentation.SlidingWindowModel` so evaluation always runs
-   ``sliding_window_inference`` over whole volumes while training sees crops.
-4. :func:`train` runs :func:`medbench.training.fit` with ``DiceCELoss``.
-5. :func:`evaluate` predicts every validation volume, post-processes (argmax, then the largest
-   connected component of each structure) and scores Dice and HD95 (mm) per structure.
+:func:`build_dataset` (phantom, brain or MSD cases from :mod:`medbench.data.segmentation`) ->
+:func:`make_loaders` (the ``ct_3d_*`` / ``mri_3d_*`` presets of :mod:`medbench.transforms`,
+deterministic head cached by ``CacheDataset``) -> :func:`build_model` (``make_model`` wrapped in a
+``SlidingWindowModel``: crops in training, whole volumes by sliding window in evaluation) ->
+:func:`train` (:func:`medbench.training.fit`, ``DiceCELoss``) -> :func:`evaluate` (argmax, largest
+component per structure, Dice and HD95 in mm). :func:`run` chains them from a :class:`SegConfig`;
+``medbench train segmentation --config FILE.yaml`` does the same, also under ``torchrun``.
 
-:func:`run` chains everything from a :class:`SegConfig`; ``medbench train segmentation --config
-FILE.yaml`` does the same from a YAML file and works under ``torchrun --nproc_per_node=N -m
-medbench.cli train segmentation ...``.
-
-Array conventions: volumes are channel-first ``(C, X, Y, Z)``, batches ``(B, C, X, Y, Z)``,
-labels ``(1, X, Y, Z)`` integers ``0..n_structures`` (0 = background).
+Volumes are channel-first ``(C, X, Y, Z)``, batches ``(B, C, X, Y, Z)``, labels ``(1, X, Y, Z)``
+integers ``0..n_structures`` (0 = background).
 """
 from __future__ import annotations
 
@@ -35,16 +25,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from medbench.data.segmentation import BRAIN_STRUCTURES, PHANTOM_STRUCTURES, SegData
+from medbench.data.segmentation import SegData
 from medbench.errors import ConfigError, DataNotFoundError
-from medbench.metrics.segmentation import DiceTracker, dice_hd95
+from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95
 from medbench.models.segmentation import SEGMENTATION_MODELS, SlidingWindowModel
 from medbench.transforms import labels_from_logits
 
 __all__ = [
-    "BRAIN_STRUCTURES", "PHANTOM_STRUCTURES", "RunOutput", "SegConfig", "SegData", "SegResult", "build_dataset",
-    "build_model", "config_from_parameters", "evaluate", "load_config", "make_loaders", "make_pipelines",
-    "predict_volume", "result_metrics", "run", "train",
+    "RunOutput", "SegConfig", "build_dataset", "build_model", "config_from_parameters", "evaluate",
+    "load_config", "make_loaders", "make_pipelines", "predict_volume", "result_metrics", "run", "train",
 ]
 
 DATASETS = ("phantom", "brain", "msd:<task folder>")
@@ -362,46 +351,6 @@ def predict_volume(model: nn.Module, image: torch.Tensor, *, roi_size: Sequence[
         out = sliding_window_inference(x.to(dev), roi, sw, net, overlap=ov, mode="gaussian")
     model.train(was)
     return torch.as_tensor(out)[0].float().cpu()
-
-
-@dataclass
-class SegResult:
-    """Output of :func:`evaluate`.
-
-    Attributes:
-        table: ``pandas.DataFrame``, one row per (case, structure): ``case``, ``structure``,
-            ``dice``, ``hd95_mm`` (after post-processing) and ``dice_argmax`` (argmax only).
-        predictions: ``{case: (1, X, Y, Z) uint8 label map}`` after post-processing.
-        images, labels: the evaluated (transformed) volumes ``(C, X, Y, Z)`` / ``(1, X, Y, Z)``.
-        seconds_per_volume: mean sliding-window inference time per volume (post-processing excluded).
-    """
-
-    table: Any
-    predictions: dict
-    images: dict
-    labels: dict
-    seconds_per_volume: float
-
-    def summary(self):
-        """Mean Dice and HD95 per structure (a ``DataFrame`` indexed by structure)."""
-        return self.table.groupby("structure", sort=False)[["dice", "hd95_mm"]].mean()
-
-    def postprocessing_gain(self):
-        """Mean Dice per structure with argmax only and with the largest-component step."""
-        means = self.table.groupby("structure", sort=False)[["dice_argmax", "dice"]].mean()
-        return means.rename(columns={"dice_argmax": "argmax only", "dice": "argmax + largest component"})
-
-    def worst_case(self) -> str:
-        """The case with the lowest mean Dice over structures."""
-        return str(self.table.groupby("case")["dice"].mean().idxmin())
-
-    @property
-    def mean_dice(self) -> float:
-        return float(self.table["dice"].mean())
-
-    @property
-    def mean_hd95(self) -> float:
-        return float(np.nanmean(self.table["hd95_mm"].to_numpy(dtype=float)))
 
 
 def evaluate(model: nn.Module, val_ds, structures: Sequence[str], spacing: Sequence[float], *,
