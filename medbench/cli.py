@@ -1,4 +1,4 @@
-"""The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task.
+"""The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task, ``export`` a model.
 
 Exit codes: 0 success, 1 a chapter failed, 2 bad usage (unknown chapter, parameter,
 profile, or a value of the wrong type) detected before any kernel starts.
@@ -59,7 +59,7 @@ def _cmd_data_list(args) -> int:
 
 
 def _save_segmentation_run(res, out: Path) -> dict:
-    """Write ``metrics.json``, ``per_case.csv`` and ``model.pt`` (config, structures, weights) to ``out``."""
+    """Write ``metrics.json``, ``per_case.csv`` and ``model.pt`` (config, structures, data, weights) to ``out``."""
     import json
     import os
 
@@ -70,7 +70,9 @@ def _save_segmentation_run(res, out: Path) -> dict:
                    precision=res.history.precision)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     res.result.table.to_csv(out / "per_case.csv", index=False)
-    torch.save({"config": res.cfg.to_dict(), "structures": list(res.data.structures),
+    d = res.data  # modality, spacing ...: what `medbench export bundle` needs to rebuild the preprocessing
+    torch.save({"config": res.cfg.to_dict(), "structures": list(d.structures),
+                "data": {"modality": d.modality, "kind": d.kind, "spacing": list(d.spacing), "source": d.source},
                 "model": res.model.state_dict()}, out / "model.pt")
     return metrics
 
@@ -91,6 +93,13 @@ def _cmd_train_segmentation(args) -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized():  # under torchrun
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
+    return 0
+
+
+def _cmd_export_bundle(args) -> int:
+    from medbench.models.bundle import export_run
+
+    print(f"[medbench] bundle: {export_run(args.run, args.out).resolve()}")
     return 0
 
 
@@ -130,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config key, e.g. epochs=5 or lr=2e-3 (Python literal, else YAML)")
     p_tseg.add_argument("--progress", action="store_true", help="show progress bars")
     p_tseg.set_defaults(func=_cmd_train_segmentation)
+
+    p_export = sub.add_parser("export", help="export a trained model for use outside medbench")
+    export_sub = p_export.add_subparsers(dest="export_command", required=True)
+    p_ebun = export_sub.add_parser("bundle", help="a `medbench train segmentation` run as a MONAI Bundle folder")
+    p_ebun.add_argument("--run", required=True, type=Path, help="output folder of `medbench train segmentation`")
+    p_ebun.add_argument("--out", required=True, type=Path, help="bundle folder to write (configs/, models/, docs/)")
+    p_ebun.set_defaults(func=_cmd_export_bundle)
     return parser
 
 
