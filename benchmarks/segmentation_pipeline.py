@@ -242,6 +242,7 @@ def run_tutorial(task: Path, n_train: int, n_val: int, budget: float, target: fl
     from monai.utils import set_determinism
 
     from medbench.tasks import segmentation as seg
+    from medbench.training import autocast
 
     set_determinism(seed=seed)
     cfg = seg.SegConfig(dataset=f"msd:{task}", n_train=n_train, n_val=n_val, seed=seed)
@@ -276,7 +277,7 @@ def run_tutorial(task: Path, n_train: int, n_val: int, budget: float, target: fl
 
     def evaluate():
         items = [val_ds[i] for i in range(len(val_ds))]
-        return mean_dice(model, items, n_classes, (160, 160, 160), 4, lambda: torch.autocast("cpu", enabled=False))
+        return mean_dice(model, items, n_classes, (160, 160, 160), 4, lambda: autocast("fp32", "cpu"))
 
     # its 160^3 sliding-window validation is slow on a CPU: every budget/peer_evals (the time to the
     # target can then read up to that much late, in the peer's disfavour; at the budget's end every
