@@ -146,8 +146,17 @@ class SegConfig:
         return SegConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _sizes(text: str | Sequence[int], sep: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(sep)) if isinstance(text, str) else tuple(int(v) for v in text)
+def _sizes(name: str, text: str | Sequence[int], sep: str, n: int | None = None) -> tuple[int, ...]:
+    """``"64x64x40"`` -> ``(64, 64, 40)``; a bad string raises :class:`ConfigError` naming the parameter."""
+    try:
+        sizes = tuple(int(v) for v in (text.split(sep) if isinstance(text, str) else text))
+    except (TypeError, ValueError):
+        sizes = ()
+    if not sizes or min(sizes) < 1 or (n is not None and len(sizes) != n):
+        example = sep.join(["64", "64", "40"][:n or 3])
+        raise ConfigError(f"{name} must be {n or 'some'} positive integers joined by {sep!r} (e.g. {example!r}), "
+                          f"got {text!r}")
+    return sizes
 
 
 def config_from_parameters(*, grid: str = "64x64x40", channels: str = "16,32,64,128", roi_size: str = "48x48x32",
@@ -160,15 +169,15 @@ def config_from_parameters(*, grid: str = "64x64x40", channels: str = "16,32,64,
     ``"XxYxZ"`` and ``schedule`` ``"none"`` for no schedule; other keys are :class:`SegConfig`'s.
     The brain's CSF is not one connected piece, so ``dataset="brain"`` keeps every component.
     """
-    shape = _sizes(grid, "x")
-    widths = _sizes(channels, ",")
+    shape = _sizes("grid", grid, "x", 3)
+    widths = _sizes("channels", channels, ",")
     params.setdefault("keep_largest", True)
     if dataset == "brain":
         params["keep_largest"] = False
     return SegConfig.from_dict(dict(
         params, dataset=dataset, model=model_name, shape=shape,
         spacing=(384 / shape[0], 384 / shape[1], 320 / shape[2]), channels=widths, strides=(2,) * (len(widths) - 1),
-        roi_size=_sizes(roi_size, "x"), scheduler=None if schedule == "none" else schedule))
+        roi_size=_sizes("roi_size", roi_size, "x", 3), scheduler=None if schedule == "none" else schedule))
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> SegConfig:

@@ -167,6 +167,9 @@ def test_chapter_parameters_become_a_config():
     assert not config_from_parameters(dataset="brain").keep_largest  # CSF is not one connected piece
     with pytest.raises(ConfigError, match="valid keys"):
         config_from_parameters(epoch=3)
+    for bad in (dict(grid="64x64"), dict(grid="big"), dict(channels="16,,32"), dict(roi_size="48x48x0")):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            config_from_parameters(**bad)
 
 
 def test_pipelines_come_from_the_transform_presets(monkeypatch):
