@@ -21,6 +21,7 @@ from medbench.metrics.classification import (
     f1,
     infer_task,
     metric_table,
+    paired_bootstrap_diff,
     precision,
     probabilities_from_logits,
     recall,
@@ -33,6 +34,6 @@ from medbench.metrics.survival import cindex
 
 __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
-    "metric_table", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
+    "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "cindex",
 ]

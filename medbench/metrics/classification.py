@@ -40,6 +40,7 @@ __all__ = [
     "auprc",
     "brier",
     "bootstrap_ci",
+    "paired_bootstrap_diff",
     "metric_table",
     "infer_task",
     "torch_metric",
@@ -237,6 +238,32 @@ METRICS: dict[str, Callable] = {
 
 
 # ------------------------------------------------------------------ bootstrap
+def _resamples(n: int, n_boot: int, seed: int, groups=None):
+    """``n_boot`` bootstrap index arrays over ``n`` cases (whole clusters when ``groups`` is given)."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        for _ in range(int(n_boot)):
+            yield rng.integers(0, n, n)
+        return
+    groups = _np(groups)
+    if len(groups) != n:
+        raise DataError(f"groups has {len(groups)} entries but there are {n} cases")
+    _, inv = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inv == g) for g in range(inv.max() + 1)]
+    for _ in range(int(n_boot)):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+
+
+def _interval(values, ci: float) -> tuple[float, float]:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < 10:
+        return float("nan"), float("nan")
+    a = (1 - ci) / 2
+    lo, hi = np.quantile(values, [a, 1 - a])
+    return float(lo), float(hi)
+
+
 def bootstrap_ci(metric: Callable, y_true, y_score, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
                  groups=None, **kw) -> tuple[float, float, float]:
     """Point estimate and percentile bootstrap interval of ``metric(y_true, y_score, **kw)``.
@@ -258,28 +285,39 @@ def bootstrap_ci(metric: Callable, y_true, y_score, *, n_boot: int = 1000, ci: f
         raise ConfigError(f"ci must lie in (0, 1), got {ci!r}")
     y_true, y_score = _np(y_true), _np(y_score)
     est = metric(y_true, y_score, **kw)
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    if groups is not None:
-        groups = _np(groups)
-        uniq, inv = np.unique(groups, return_inverse=True)
-        members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
-    values = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(int(n_boot)):
-            if groups is None:
-                idx = rng.integers(0, n, n)
-            else:
-                idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-            values.append(metric(y_true[idx], y_score[idx], **kw))
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < 10:
-        return float(est), float("nan"), float("nan")
-    a = (1 - ci) / 2
-    lo, hi = np.quantile(values, [a, 1 - a])
-    return float(est), float(lo), float(hi)
+        values = [metric(y_true[idx], y_score[idx], **kw) for idx in _resamples(len(y_true), n_boot, seed, groups)]
+    return (float(est), *_interval(values, ci))
+
+
+def paired_bootstrap_diff(metric: Callable, y_true, score_a, score_b, *, n_boot: int = 1000, ci: float = 0.95,
+                          seed: int = 0, groups=None, **kw) -> tuple[float, float, float]:
+    """``metric(a) - metric(b)`` on the same cases, with a paired percentile bootstrap interval.
+
+    Both models are scored on *the same* resample each time, so the interval is that of the
+    difference: two separate intervals that overlap do not show two models are alike, and
+    two that do not overlap understate the evidence (the scores are correlated).
+
+    Args:
+        metric: e.g. :func:`auroc`.
+        y_true: ``(N,)`` (or ``(N, L)``) truth; score_a, score_b: the two models' scores.
+        n_boot, ci, seed, groups, **kw: as in :func:`bootstrap_ci` (same ``seed`` -> same resamples).
+
+    Returns:
+        ``(difference, low, high)``; an interval above 0 means ``a`` scores higher.
+    """
+    if not 0 < ci < 1:
+        raise ConfigError(f"ci must lie in (0, 1), got {ci!r}")
+    y_true, a, b = _np(y_true), _np(score_a), _np(score_b)
+    if len(a) != len(y_true) or len(b) != len(y_true):
+        raise DataError(f"y_true has {len(y_true)} cases but the scores have {len(a)} and {len(b)}")
+    est = metric(y_true, a, **kw) - metric(y_true, b, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diffs = [metric(y_true[i], a[i], **kw) - metric(y_true[i], b[i], **kw)
+                 for i in _resamples(len(y_true), n_boot, seed, groups)]
+    return (float(est), *_interval(diffs, ci))
 
 
 def metric_table(y_true, y_score, *, task: str | None = None, threshold: float = 0.5, metrics=None,

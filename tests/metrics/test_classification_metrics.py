@@ -99,3 +99,23 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ConfigError, match="task"):
         M.accuracy([0, 1], [0.1, 0.2], task="ordinal")
     assert np.isnan(M.auroc([1, 1, 1], [0.2, 0.4, 0.9]))
+
+
+def test_paired_bootstrap_of_a_difference():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    good = y + rng.normal(0, 0.6, 400)
+    weak = y + rng.normal(0, 1.5, 400)
+    d, lo, hi = M.paired_bootstrap_diff(M.auroc, y, good, weak, n_boot=300)
+    assert d == pytest.approx(M.auroc(y, good) - M.auroc(y, weak)) and 0 < lo < d < hi
+    # a model against itself: exactly 0, with a zero-width interval
+    assert M.paired_bootstrap_diff(M.auroc, y, good, good, n_boot=50) == (0.0, 0.0, 0.0)
+    # the pairing narrows the interval: two near-identical models differ by little, with certainty
+    _, lo2, hi2 = M.paired_bootstrap_diff(M.auroc, y, good, good + rng.normal(0, 0.01, 400), n_boot=300)
+    _, a_lo, a_hi = M.bootstrap_ci(M.auroc, y, good, n_boot=300)
+    assert hi2 - lo2 < (a_hi - a_lo) / 5
+    # clusters are resampled whole, as in bootstrap_ci
+    groups = np.repeat(np.arange(100), 4)
+    assert np.isfinite(M.paired_bootstrap_diff(M.auroc, y, good, weak, n_boot=100, groups=groups)[1])
+    with pytest.raises(DataError, match="cases"):
+        M.paired_bootstrap_diff(M.auroc, y, good[:10], weak)
