@@ -28,7 +28,7 @@ def _cmd_report(args) -> int:
 
     chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
     report = run_report(profile=args.profile, chapters=chapters, overrides=args.param, out=args.out,
-                        jobs=args.jobs, timeout=args.timeout, notebooks_dir=args.notebooks)
+                        jobs=args.jobs, timeout=args.timeout, notebooks_dir=args.notebooks, force=args.force)
     failed = [c["name"] for c in report.chapters if c["status"] != "ok"]
     if failed:
         print(f"[medbench] failed: {', '.join(failed)}", file=sys.stderr)
@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a parameter for every chapter that has it, or CHAPTER.KEY=VALUE for one")
     p_rep.add_argument("--out", type=Path, help="output directory (default: reports/<timestamp>, linked as reports/latest)")
     p_rep.add_argument("--timeout", type=float, help="per-cell execution timeout in seconds")
+    p_rep.add_argument("--force", action="store_true",
+                       help="write into --out even if that folder is not empty (its files are overwritten)")
     p_rep.set_defaults(func=_cmd_report)
 
     p_data = sub.add_parser("data", help="datasets: where they come from, licences, availability")

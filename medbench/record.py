@@ -29,15 +29,20 @@ def _to_plain(value):
     raise ConfigError(f"record() takes a number, bool or string; got {type(value).__name__}")
 
 
-def record(name: str, value) -> object:
+def record(name: str, value) -> None:
     """Record a headline metric of the running chapter.
+
+    In a kernel the metric is displayed once, as its own output; outside one it is printed.
+    Nothing is returned, so a cell whose last line is ``record(...)`` does not echo the value
+    a second time as ``Out[n]``.
 
     Args:
         name: an identifier such as ``"test_auroc"`` (letters, digits, underscore).
-        value: a number (Python, NumPy or 0-d torch), bool or short string.
+        value: a number (Python, NumPy or 0-d torch), bool or short string; stored as the
+            plain Python value (``float``, ``int``, ``bool`` or ``str``).
 
     Returns:
-        The value as a plain Python object.
+        None. Keep your own variable if you need the value again.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"metric name {name!r} must be an identifier like 'test_auroc'")
@@ -55,11 +60,11 @@ def record(name: str, value) -> object:
         if get_ipython() is not None:
             bundle["text/html"] = f"<code>{name}</code> = <b>{shown}</b>"
             display(bundle, raw=True)
-            return value
+            return None
     except ImportError:  # pragma: no cover - IPython ships with the kernel
         pass
     print(bundle["text/plain"])
-    return value
+    return None
 
 
 def metrics_from_notebook(nb) -> dict:

@@ -343,6 +343,7 @@ def run_chapter(chapter: Chapter, parameters: dict, out: Path, expect: dict | No
         papermill.execute_notebook(
             str(chapter.path), str(out_nb), parameters=parameters, kernel_name=kernel or kernel_name(),
             cwd=str(workdir), execution_timeout=timeout, progress_bar=False, log_output=False,
+            config=kernel_config(),
         )
     except Exception as exc:  # a failing chapter must not take the others down
         entry["status"] = "failed"
@@ -363,6 +364,26 @@ def run_chapter(chapter: Chapter, parameters: dict, out: Path, expect: dict | No
         entry["notebook"] = entry["html"] = None
     entry["checks"] = check_expectations(entry["metrics"], expect or {})
     return entry
+
+
+def kernel_config():
+    """traitlets config for the kernels a report starts (passed to nbclient and its kernel manager).
+
+    ipykernel >= 7 warns on stderr ("Kernel is running over TCP without encryption") whenever
+    its ZeroMQ sockets are plain TCP. Rather than hide the warning, remove its cause: the
+    kernel manager provisions CurveZMQ keys (``transport_encryption="auto"``, jupyter_client
+    >= 8.7) for kernelspecs that declare ``supported_encryption: ["curve"]``, as ipykernel 7's
+    do. Older jupyter_client, a pyzmq without Curve, or a kernelspec without that declaration
+    keep the previous (unencrypted, warning) behaviour.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    cfg = Config()
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        cfg.KernelManager.transport_encryption = "auto"
+    return cfg
 
 
 def _inline_figures_for_kernels() -> None:
@@ -397,12 +418,36 @@ class Report:
 
 
 def timestamped_dir(base: Path = Path("reports")) -> Path:
-    return Path(base) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    """``base/YYYYmmdd-HHMMSS`` (with ``-2``, ``-3`` ... if a run in the same second took it)."""
+    path = Path(base) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    k, candidate = 2, path
+    while candidate.exists():
+        candidate, k = path.with_name(f"{path.name}-{k}"), k + 1
+    return candidate
+
+
+def check_out_dir(out: Path, force: bool = False) -> None:
+    """Refuse to write a report into an existing non-empty folder unless ``force``.
+
+    Raises:
+        ConfigError: ``out`` is a file, or a non-empty folder and ``force`` is False.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder; pass a folder for the report.")
+    if force or not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ConfigError(f"--out {out} already exists and is not empty ({len(entries)} entries: {shown}); the "
+                          "report would overwrite what is there. Pass a new folder, or --force (force=True) to "
+                          "write into this one anyway (files of chapters not run now are left as they are).")
 
 
 def run_report(profile: str = "default", chapters: list[str] | None = None, overrides: list[str] | None = None,
                out: Path | None = None, jobs: int = 1, timeout: float | None = None,
-               notebooks_dir: Path | None = None, progress: bool = True) -> Report:
+               notebooks_dir: Path | None = None, progress: bool = True, force: bool = False) -> Report:
     """Validate everything, then execute the selected chapters and write the report.
 
     Args:
@@ -412,10 +457,14 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
         out: report directory; default ``reports/<timestamp>`` with ``reports/latest`` linked to it.
         jobs: chapters run in parallel (each in its own kernel).
         timeout: per-cell execution timeout in seconds (papermill's ``execution_timeout``).
+        notebooks_dir: where the chapters are (default: :func:`default_notebooks_dir`).
+        progress: print a line per chapter.
+        force: write into ``out`` even if it already holds files (they are overwritten).
 
     Raises:
         ConfigError / ChapterError: before any kernel starts, for an unknown profile,
-            chapter or parameter, or a value of the wrong type.
+            chapter or parameter, a value of the wrong type, or an ``out`` folder that is
+            not empty (without ``force``).
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
@@ -426,6 +475,8 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
     prof = load_profile(profile, notebooks_dir)
     params = resolve_parameters(selected, prof, parse_overrides(overrides), profile)
     link_latest = out is None
+    if out is not None:
+        check_out_dir(out, force)
     out = Path(out or timestamped_dir())
     out.mkdir(parents=True, exist_ok=True)
     copy_renderer(out)

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import random
 import tempfile
@@ -765,11 +766,11 @@ def fit(
         train_loader: iterable of batches (see the module docstring for the batch convention).
         val_loader: optional loader evaluated after every epoch.
         loss_fn: ``loss_fn(outputs, targets) -> scalar tensor``.
-        epochs: total number of epochs (a resumed run trains the remaining ones).
+        epochs: total number of epochs, >= 1 (a resumed run trains the remaining ones).
         optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9), an optimizer instance or
             ``fn(params) -> optimizer``.
-        lr: learning rate for named optimizers (and the peak for ``"onecycle"``).
-        weight_decay: weight decay for named optimizers.
+        lr: learning rate for named optimizers (and the peak for ``"onecycle"``); > 0.
+        weight_decay: weight decay for named optimizers; >= 0.
         scheduler: ``None``, ``"cosine"``, ``"step"``, ``"plateau"``, ``"onecycle"``, a scheduler
             instance or ``fn(optimizer) -> scheduler``. Stepped per epoch (per batch for one-cycle;
             with the monitored value for plateau).
@@ -782,7 +783,7 @@ def fit(
         min_delta: smallest change that counts as an improvement.
         restore_best: load the best epoch's weights into ``model`` at the end.
         checkpoint_dir: folder for ``last.pt`` (every epoch, atomic). ``None``: no files.
-        resume: continue from ``checkpoint_dir/last.pt`` if it exists.
+        resume: continue from ``checkpoint_dir/last.pt`` if it exists (needs ``checkpoint_dir``).
         precision: ``"fp32"``, ``"bf16"``, ``"amp"`` or ``"auto"`` (see module docstring).
         device: torch device or name; default :func:`medbench.settings.get_device`.
         seed: if given, :func:`medbench.settings.seed_everything` is called first.
@@ -798,12 +799,15 @@ def fit(
         The :class:`History`.
 
     Raises:
-        ConfigError: bad argument values. CheckpointError: ``resume`` found an unreadable file.
+        ConfigError: bad argument values, naming the argument (``epochs < 1``, ``lr <= 0``,
+            negative ``weight_decay``, ``resume`` without ``checkpoint_dir`` ...).
+        CheckpointError: ``resume`` found an unreadable file.
     """
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
-    metrics, monitor, mode = _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader)
+    metrics, monitor, mode = _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader, lr=lr,
+                                             weight_decay=weight_decay, resume=resume, checkpoint_dir=checkpoint_dir)
     if seed is not None:
         seed_everything(seed)
     device = torch.device(device) if device is not None else get_device()
@@ -873,10 +877,31 @@ def fit(
     return history
 
 
-def _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader) -> tuple[dict, str, str]:
-    """Validate :func:`fit`'s plain arguments; return ``(metrics, monitor, mode)`` with defaults filled in."""
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-        raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
+def _is_real(value) -> bool:
+    """A finite real number (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+
+
+def _check_fit_args(epochs, patience, metrics, monitor, mode, val_loader, *, lr=1e-3, weight_decay=0.0,
+                    resume=False, checkpoint_dir=None) -> tuple[dict, str, str]:
+    """Validate :func:`fit`'s plain arguments; return ``(metrics, monitor, mode)`` with defaults filled in.
+
+    Raises:
+        ConfigError: naming the argument (``epochs``, ``lr``, ``weight_decay``, ``resume``,
+            ``patience``, ``monitor``, ``mode``), its value and what to pass instead.
+    """
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, (bool, np.bool_)):
+        raise ConfigError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs!r}: fit would train nothing and return the "
+                          "untrained model. To use a model without training, do not call fit.")
+    if not _is_real(lr) or lr <= 0:
+        raise ConfigError(f"lr must be a positive finite number (the learning rate, e.g. 1e-3), got {lr!r}")
+    if not _is_real(weight_decay) or weight_decay < 0:
+        raise ConfigError(f"weight_decay must be a finite number >= 0 (0 turns it off), got {weight_decay!r}")
+    if resume and checkpoint_dir is None:
+        raise ConfigError("resume=True needs checkpoint_dir (the folder holding last.pt); without it fit would "
+                          "silently train from scratch. Pass the checkpoint_dir of the run to continue.")
     if patience is not None and patience < 1:
         raise ConfigError(f"patience must be >= 1 or None, got {patience!r}")
     metrics = dict(metrics or {})

@@ -105,6 +105,51 @@ def test_bad_requests_exit_2_before_any_kernel(fixture_notebooks, tmp_path, caps
     assert not out.exists(), "nothing may be written before validation passes"
 
 
+def test_report_refuses_a_non_empty_out_folder_unless_forced(fixture_notebooks, tmp_path, capsys):
+    out = tmp_path / "old_report"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier report")
+    assert _run(["report", "--profile", "smoke", "--chapters", "10", "--out", str(out)], fixture_notebooks) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} already exists and is not empty" in err and "keep.txt" in err and "--force" in err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"], "nothing may be written when refusing"
+    afile = tmp_path / "a_file"
+    afile.write_text("x")
+    assert _run(["report", "--profile", "smoke", "--out", str(afile)], fixture_notebooks) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_report_writes_into_an_empty_out_folder_and_timestamped_dirs_do_not_collide(tmp_path):
+    from medbench.reports import check_out_dir, timestamped_dir
+
+    (tmp_path / "empty").mkdir()
+    check_out_dir(tmp_path / "empty")  # an existing but empty folder is fine
+    check_out_dir(tmp_path / "missing")
+    first = timestamped_dir(tmp_path)
+    first.mkdir()
+    second = timestamped_dir(tmp_path)
+    assert second != first and not second.exists()
+
+
+@pytest.mark.slow
+def test_forced_report_overwrites_and_kernel_tcp_warning_is_not_shown(fixture_notebooks, tmp_path):
+    """Through the console script, as a user runs it: --force writes into a used folder, and
+    stderr carries no 'Kernel is running over TCP without encryption' from ipykernel."""
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    exe = Path(sys.executable).with_name("medbench")
+    cmd = [str(exe), "--notebooks", str(fixture_notebooks), "report", "--profile", "smoke", "--chapters", "10",
+           "--out", str(out)]
+    refused = subprocess.run(cmd, capture_output=True, text=True)
+    assert refused.returncode == 2 and "already exists and is not empty" in refused.stderr
+    done = subprocess.run(cmd + ["--force"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "summary.json").read_text())["chapters"][0]["metrics"] == {"n_squared": 9,
+                                                                                       "label_len": 1}
+    assert "without encryption" not in done.stderr and "IPKernelApp" not in done.stderr, done.stderr
+
+
 def test_bad_profile_value_type(fixture_notebooks, tmp_path, capsys):
     (fixture_notebooks / "profiles" / "smoke.yaml").write_text('chapters:\n  "10":\n    parameters: {n: "many"}\n')
     assert _run(["report", "--profile", "smoke", "--out", str(tmp_path / "o")], fixture_notebooks) == 2

@@ -9,11 +9,26 @@ from medbench import ConfigError, record
 from medbench.record import METRIC_MIMETYPE, metrics_from_notebook
 
 
-def test_record_outside_a_kernel_prints_and_returns_plain_values(capsys):
-    assert record("auc", np.float32(0.5)) == 0.5
-    assert isinstance(record("n", np.int64(3)), int)
-    assert record("t", torch.tensor(2.5)) == 2.5
-    assert "auc = 0.5" in capsys.readouterr().out
+def test_record_outside_a_kernel_prints_plain_values_and_returns_none(capsys):
+    assert record("auc", np.float32(0.5)) is None
+    record("n", np.int64(3))
+    record("t", torch.tensor(2.5))
+    out = capsys.readouterr().out
+    assert "auc = 0.5\n" in out and "n = 3\n" in out and "t = 2.5\n" in out
+
+
+def test_record_on_a_cell_s_last_line_displays_once():
+    """In a real kernel: one display_data output carrying the metric, no Out[n] echo of the value."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nfrom medbench import record\n"
+                                          "record('auc', np.float32(0.75))")]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"], outputs
+    assert outputs[0].data["text/plain"] == "auc = 0.75"
+    assert metrics_from_notebook(nb) == {"auc": 0.75}
 
 
 @pytest.mark.parametrize("name", ["", "1abc", "a b", None])

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -154,6 +155,40 @@ def test_bad_arguments_raise_config_errors():
         fit(toy_model(), train, val, loss_fn=nn.CrossEntropyLoss(), epochs=1, monitor="val_auc", progress=False)
 
 
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"lr": -1e-3}, r"lr must be a positive finite number.*-0\.001"),
+    ({"lr": 0}, r"lr must be a positive finite number.*got 0"),
+    ({"lr": "1e-3"}, r"lr must be a positive finite number.*'1e-3'"),
+    ({"lr": float("nan")}, r"lr must be a positive finite number.*nan"),
+    ({"lr": True}, r"lr must be"),
+    ({"weight_decay": -0.01}, r"weight_decay must be a finite number >= 0.*-0\.01"),
+    ({"weight_decay": None}, r"weight_decay must be"),
+    ({"epochs": 0}, r"epochs must be >= 1, got 0: fit would train nothing"),
+    ({"epochs": -3}, r"epochs must be >= 1, got -3"),
+    ({"epochs": 2.5}, r"epochs must be a whole number >= 1, got 2\.5"),
+    ({"resume": True}, r"resume=True needs checkpoint_dir.*train from scratch"),
+])
+def test_bad_fit_arguments_name_the_argument(kwargs, match):
+    """New-user mistakes fail early with a ConfigError naming the argument (not torch's raw
+    ValueError, not a silent no-op or a silent fresh start), before the model is touched."""
+    train, _ = toy_loaders()
+    model = toy_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=1, precision="fp32", progress=False, device="cpu")
+    kw.update(kwargs)
+    with pytest.raises(ConfigError, match=match):
+        fit(model, train, **kw)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_good_edge_values_are_accepted(tmp_path):
+    train, _ = toy_loaders()
+    h = fit(toy_model(), train, loss_fn=nn.CrossEntropyLoss(), epochs=np.int64(1), lr=np.float32(1e-3),
+            weight_decay=0, precision="fp32", progress=False, device="cpu", resume=True, checkpoint_dir=tmp_path)
+    assert len(h) == 1 and (tmp_path / "last.pt").exists()  # resume with no last.pt yet: a fresh start, by design
+
+
 # ---------------------------------------------------------------- checkpoints
 def test_checkpoint_contents_and_weights_only_load(tmp_path):
     train, val = toy_loaders()
@@ -227,7 +262,7 @@ RESUME_SCRIPT = textwrap.dedent("""
 
     h = fit(model, train, val, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=1e-2, precision="fp32",
             scheduler="cosine", progress=False, seed=0, checkpoint_dir=ckpt if ckpt != "-" else None,
-            resume=True, restore_best=False, callbacks=[killer])
+            resume=ckpt != "-", restore_best=False, callbacks=[killer])
     torch.save({{"params": model.state_dict(), "losses": h["train_loss"]}}, out)
 """)
 

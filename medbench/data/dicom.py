@@ -73,27 +73,51 @@ def list_dicom_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(out)
 
 
-def _dcmread(path: Path, *, stop_before_pixels: bool = False):
+def _not_dicom_message(path: Path, folder: Path | None) -> str:
+    """medbench's own message for a file that is not DICOM (pydicom's suggests a ``force`` option we lack)."""
+    what = (f"{path} is not a DICOM Part-10 file: it has no 'DICM' preamble (bytes 128-131) and does not "
+            "parse as a DICOM data set without one.")
+    if folder is not None:
+        return f"{what} Remove it from the series folder {folder}, or export the series again."
+    hint = ""
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        hint = " It looks like NIfTI: read it with medbench.data.read_nifti."
+    return (f"{what}{hint} Pass a DICOM file exported from the scanner or PACS (usually .dcm), or a folder "
+            "holding the slices of one series.")
+
+
+def _dcmread(path: Path, *, stop_before_pixels: bool = False, folder: Path | None = None):
+    """Read one file with pydicom; every failure becomes a :class:`DataError` naming ``path``.
+
+    Args:
+        path: the file.
+        stop_before_pixels: skip the pixel data.
+        folder: the series folder ``path`` was found in (changes the advice), or ``None``
+            for a file the user passed directly.
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
-            except InvalidDicomError:
-                # Files written without the 128-byte preamble and meta header are still
-                # common (old scanners, some exports): accept them if they parse to an image.
-                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
-                if not any(k in ds for k in ("SOPClassUID", "Rows", "PixelData", "Modality")):
-                    raise
-                return ds
-    except InvalidDicomError as exc:
-        raise DataError(f"{path} is not a DICOM file ({exc}). Remove it from the folder or check the export.") from exc
-    except Exception as exc:  # pydicom raises many kinds on corrupt headers
-        raise DataError(f"cannot read DICOM file {path}: {type(exc).__name__}: {exc}. "
-                        "The file is truncated or corrupt; copy or export it again.") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        except InvalidDicomError:
+            pass
+        except Exception as exc:  # pydicom raises many kinds on corrupt headers
+            raise DataError(f"cannot read DICOM file {path}: {type(exc).__name__}: {exc}. "
+                            "The file is truncated or corrupt; copy or export it again.") from exc
+        # Files written without the 128-byte preamble and meta header are still common
+        # (old scanners, some exports): accept them if they parse to an image.
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+            looks_dicom = any(k in ds for k in ("SOPClassUID", "Rows", "PixelData", "Modality"))
+        except Exception:  # arbitrary bytes fail in arbitrary ways
+            looks_dicom = False
+        if not looks_dicom:
+            raise DataError(_not_dicom_message(path, folder)) from None
+        return ds
 
 
 def _has_pixels(ds) -> bool:
@@ -453,7 +477,7 @@ def _read_series(folder: Path, *, series_uid: str | None, invert_monochrome1: bo
     if not files:
         raise DataNotFoundError(f"no DICOM files in {folder} (hidden files, DICOMDIR and "
                                 f"{', '.join(sorted(list(NON_DICOM_SUFFIXES))[:6])}... are ignored).")
-    datasets = [(f, _dcmread(f)) for f in files]
+    datasets = [(f, _dcmread(f, folder=folder)) for f in files]
     no_pix = [f for f, ds in datasets if not _has_pixels(ds)]
     if no_pix:
         raise DataError(f"{no_pix[0]} has no pixel data (SOP class: {datasets[files.index(no_pix[0])][1].get('SOPClassUID', 'unknown')}); "

@@ -226,18 +226,32 @@ def to_metatensor(d: dict, key: str = "image", channel_first: bool = False):
 
 
 def write_nifti(path: str | os.PathLike, array: np.ndarray, affine: np.ndarray | None = None) -> Path:
-    """Save ``array`` ``(X, Y, Z[, C])`` with ``affine`` (identity if None) as NIfTI; returns the path."""
+    """Save ``array`` ``(X, Y, Z[, C])`` with ``affine`` (identity if None) as NIfTI; returns the path.
+
+    The header's spatial unit is millimetres (``xyzt_units``), the unit of the affine; the
+    qform and sform both hold ``affine`` (code 1, scanner space).
+
+    Raises:
+        DataError: ``array`` holds NaN or inf (:func:`read_nifti` would reject the file), or
+            ``affine`` is not a finite 4x4 matrix. Nothing is written then.
+    """
     import nibabel as nib
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arr = np.asarray(array)
+    check_finite(arr, f"write_nifti({path})")
+    aff = np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64)
+    if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
+        raise DataError(f"write_nifti({path}): affine must be a finite 4x4 matrix, got shape {aff.shape}"
+                        f"{'' if aff.shape != (4, 4) else ' with NaN or inf'}.")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
     elif arr.dtype == np.int64:  # NIfTI-1 readers commonly reject int64
         arr = arr.astype(_label_dtype(arr) if arr.size and arr.min() >= -2**31 and arr.max() < 2**31 else np.float64)
-    img = nib.Nifti1Image(arr, np.eye(4) if affine is None else np.asarray(affine, dtype=np.float64))
+    img = nib.Nifti1Image(arr, aff)
     img.set_qform(img.affine, code=1)
     img.set_sform(img.affine, code=1)
+    img.header.set_xyzt_units("mm")
+    path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(img, str(path))
     return path

@@ -325,6 +325,28 @@ def test_corrupt_file_in_series_folder(tmp_path):
     (tmp_path / "s" / "junk.dcm").write_bytes(b"not dicom at all" * 40)
     with pytest.raises(DataError, match=r"junk\.dcm"):
         read_dicom(tmp_path / "s")
+    with pytest.raises(DataError) as err:
+        read_dicom(tmp_path / "s")
+    msg = str(err.value)
+    assert "not a DICOM Part-10 file" in msg and "Remove it from the series folder" in msg
+    assert str(tmp_path / "s") in msg and "force" not in msg
+
+
+def test_non_dicom_file_message_is_medbench_s_own(tmp_path):
+    """A single non-DICOM file: the file, no DICM preamble, what to pass instead; no pydicom 'force=True' hint."""
+    for name, data in [("notes.dcm", b"not dicom at all" * 40), ("tiny.dcm", b"x"), ("empty.dcm", b"")]:
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(DataError) as err:
+            read_dicom(p)
+        msg = str(err.value)
+        assert str(p) in msg and "not a DICOM Part-10 file" in msg and "'DICM' preamble" in msg
+        assert "Pass a DICOM file" in msg
+        assert "force" not in msg.lower() and "folder of" not in msg and "Remove it from" not in msg
+    nii = tmp_path / "scan.nii.gz"
+    nii.write_bytes(b"\x1f\x8b" + b"0" * 400)
+    with pytest.raises(DataError, match=r"scan\.nii\.gz is not a DICOM.*read_nifti"):
+        read_dicom(nii)
 
 
 def test_missing_pixel_data(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -139,8 +140,8 @@ def test_full_validation_finds_empty_labels_nan_and_undeclared_values(tmp_path):
     with pytest.raises(DataError, match=r"spleen_5\.nii\.gz holds label values \[3\]"):
         load_msd_task(root, validate="full")
     img = np.zeros((10, 9, 6), np.float32)
-    img[1, 1, 1] = np.nan
-    write_nifti(root / "imagesTr" / "spleen_1.nii.gz", img, AFFINE)
+    img[1, 1, 1] = np.nan  # written with nibabel: write_nifti refuses NaN
+    nib.save(nib.Nifti1Image(img, np.asarray(AFFINE, dtype=np.float64)), str(root / "imagesTr" / "spleen_1.nii.gz"))
     with pytest.raises(DataError, match=r"imagesTr/spleen_1\.nii\.gz: 1 of 540 voxels are NaN"):
         load_msd_task(root, validate="full")
 

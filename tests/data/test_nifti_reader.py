@@ -163,14 +163,41 @@ def test_check_image_label_accepts_dicts_with_label_key():
 
 
 # ----------------------------------------------------------------------------- bad input
+def _save_raw(path, data, affine=None):
+    """Write with nibabel directly (write_nifti refuses NaN/inf, but files from elsewhere may hold them)."""
+    nib.save(nib.Nifti1Image(data, np.eye(4) if affine is None else affine), str(path))
+    return path
+
+
 def test_nan_and_inf_voxels(tmp_path):
     data = np.zeros((4, 4, 4), np.float32)
     data[1, 2, 3] = np.nan
     with pytest.raises(DataError, match=r"nan\.nii\.gz: 1 of 64 voxels are NaN or inf \(first at index \(1, 2, 3\)\)"):
-        read_nifti(write_nifti(tmp_path / "nan.nii.gz", data))
+        read_nifti(_save_raw(tmp_path / "nan.nii.gz", data))
     data[1, 2, 3] = np.inf
     with pytest.raises(DataError, match="NaN or inf"):
-        read_nifti(write_nifti(tmp_path / "inf.nii", data))
+        read_nifti(_save_raw(tmp_path / "inf.nii", data))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_write_nifti_refuses_nan_and_inf(tmp_path, bad):
+    """write_nifti never writes a file its own reader would reject; the error names the file."""
+    data = np.zeros((4, 4, 4), np.float32)
+    data[0, 1, 2] = bad
+    target = tmp_path / "out" / "bad.nii.gz"
+    with pytest.raises(DataError, match=r"bad\.nii\.gz.*1 of 64 voxels are NaN or inf \(first at index \(0, 1, 2\)\)"):
+        write_nifti(target, data)
+    assert not target.exists()
+    with pytest.raises(DataError, match=r"bad\.nii\.gz.*affine"):
+        write_nifti(target, np.zeros((2, 2, 2), np.float32), np.diag([1.0, np.nan, 1.0, 1.0]))
+    assert not target.exists()
+
+
+def test_write_nifti_writes_millimetre_units(tmp_path):
+    aff = np.diag([0.8, 0.8, 3.0, 1.0])
+    p = write_nifti(tmp_path / "mm.nii.gz", np.ones((3, 3, 3), np.float32), aff)
+    assert nib.load(str(p)).header.get_xyzt_units() == ("mm", "unknown")
+    assert read_nifti(p)["spacing"] == pytest.approx((0.8, 0.8, 3.0))
 
 
 def test_truncated_files(tmp_path):

@@ -83,9 +83,17 @@ def test_image_classifier_balance_modes_and_transfer():
     loader = sampler_clf._loader(x, y, train=True)
     drawn = np.concatenate([b["label"].numpy() for b in loader])
     assert 0.35 < drawn.mean() < 0.65  # classes drawn about equally although 25% are positive
-    # transfer: feature weights copied, head re-initialised
-    ft = ImageClassifier("small_cnn", epochs=0, val_fraction=0.0, init_from=clf.model_).fit(x, y)
-    src, dst = clf.model_.state_dict(), ft.model_.state_dict()
+    # transfer: feature weights copied, head re-initialised (checked on the fresh net, before any step;
+    # fit itself refuses epochs=0)
+    with pytest.raises(ConfigError, match="epochs must be >= 1"):
+        ImageClassifier("small_cnn", epochs=0, val_fraction=0.0, init_from=clf.model_).fit(x, y)
+    from medbench.models import make_model
+
+    ft = ImageClassifier("small_cnn", val_fraction=0.0, init_from=clf.model_)
+    ft.task_, ft.n_classes_ = "binary", 2
+    net = make_model("small_cnn", spatial_dims=2, in_channels=clf.model_.features[0].in_channels, num_classes=2)
+    ft._init_weights(net)
+    src, dst = clf.model_.state_dict(), net.state_dict()
     assert torch.equal(src["features.0.weight"], dst["features.0.weight"])
     assert not torch.equal(src["classifier.4.weight"], dst["classifier.4.weight"])
     with pytest.raises(ConfigError, match="balance"):
