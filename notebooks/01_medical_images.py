@@ -14,8 +14,8 @@
 # %% [markdown]
 # # 01 · Medical images: DICOM, NIfTI, Hounsfield units, orientation and spacing
 #
-# **What you will learn**
-# - what a CT pixel means: stored values, `RescaleSlope`/`RescaleIntercept` and **Hounsfield
+# **Learning objectives.** After this chapter you can
+# - explain what a CT pixel means: stored values, `RescaleSlope`/`RescaleIntercept` and **Hounsfield
 #   units (HU)**, and why radiologists look at CT through **windows** (lung, bone, brain ...);
 # - that MRI intensities have no physical unit, and how to normalise them (z-score, percentiles);
 # - NIfTI volumes with an **affine**, and a real 3D brain (MNI152) with grey/white-matter maps;
@@ -24,8 +24,11 @@
 # - the `SliceViewer` widget; MONAI transform pipelines and what each augmentation does;
 # - where every dataset comes from and under which licence.
 #
-# **Prerequisites:** chapter 00 (NumPy, PyTorch basics). No GPU, no internet: every image here
-# ships inside an installed package or is simulated.
+# **Prerequisites:** chapter 00 (NumPy, PyTorch basics); basic anatomy terms (left/right,
+# anterior/posterior, superior/inferior). No GPU, no internet: every image here ships inside an
+# installed package or is simulated.
+#
+# **Expected run time:** about one minute at the `default` profile on a laptop CPU (2 cores).
 
 # %% tags=["parameters"]
 seed = 0  # seed of the phantom and of the augmentations
@@ -74,6 +77,12 @@ pd.Series({**ct_meta, "shape (X, Y)": ct["image"].shape, "pixel spacing (mm)": c
            "orientation": ct["orientation"]}, name="head CT").to_frame()
 
 # %% [markdown]
+# **Reading the header.** `RescaleSlope` 1 and `RescaleIntercept` −1024 mean HU = stored − 1024:
+# a stored 0 is −1024 HU, so air (−1000 HU) is stored as ≈ 24. A reader that forgot the rescale
+# would report air at ≈ +24 "HU" — the check below would catch it. The header's own display
+# window (centre 40, width 100) is a brain window. Pixels are 0.48 mm square.
+
+# %% [markdown]
 # The scanner only reconstructs a disc; pixels outside it hold a *padding* value (−3024 here)
 # that is not a measurement. The reader marks them in `padding_mask`. What is left outside the
 # patient is room air, which must read about −1000 HU — a quick check of the calibration.
@@ -99,6 +108,13 @@ medbench.record("ct_air_hu_median", ct_air_hu_median);
 
 # %%
 P.window_table()
+
+# %% [markdown]
+# Each window shows only the HU between its "lowest" and "highest" columns (level ∓ width/2);
+# everything below is black, above is white. The brain window spans just 80 HU (0 to 80), so
+# grey and white matter, ~10 HU apart, get ~30 of the 256 grey levels between them; the bone
+# and lung windows span 1,500–1,800 HU and show structure only where densities differ by
+# hundreds of HU.
 
 # %%
 P.plot_ct_windows(ct["image"], padding_mask=ct["padding_mask"],
@@ -156,6 +172,13 @@ pd.Series({name: float((brain["label"] == i).sum() * voxel_ml) for name, i in BR
           name="volume (mL)").to_frame().round(0)
 
 # %% [markdown]
+# A volume is a voxel count times the voxel volume (here 1 mm³ = 0.001 mL): the same count at
+# another spacing is another volume, which is why spacing travels with every image. These are
+# the volumes of the *template's* argmax labels: an average of 152 registered brains is blurred,
+# so each partial-volume voxel goes to whichever tissue is most probable. Do not read them as
+# one patient's tissue volumes.
+
+# %% [markdown]
 # ## 4. A CT phantom with known ground truth
 #
 # Real CTs with organ labels cannot ship offline, so medbench simulates them: a chest and upper
@@ -175,6 +198,14 @@ plot_phantom(case, n_slices=4);
 
 # %%
 label_statistics(case).set_index("label")[["n_voxels", "volume_ml", "median_hu"]].round(1)
+
+# %% [markdown]
+# The median HU read like a textbook: background and airway ≈ −1000 (air), lungs ≈ −850
+# (air-filled tissue), fat ≈ −100, soft tissue and blood (heart, aorta, kidneys, spleen, liver)
+# +30…+60, bone several hundred. The "lesion" label mixes lung nodules and liver lesions, and
+# small lesions share their voxels with the surrounding lung or liver (partial volume), so its
+# median is not one tissue's value. Volumes and HU barely change with `phantom_size`: it sets
+# the voxel size, not the anatomy.
 
 # %% [markdown]
 # ## 5. Orientation and spacing
@@ -284,6 +315,14 @@ pd.DataFrame({name: pd.Series(T.describe_pipeline(T.get_pipeline(name)))
               for name in ("ct_3d_train", "ct_3d_eval", "mri_3d_train")}).fillna("")
 
 # %% [markdown]
+# Read each column top to bottom: the order in which a case is transformed. The CT training
+# and evaluation pipelines share the deterministic steps (adding the channel axis, orientation to
+# RAS, scaling a fixed HU range to [0, 1]); training then pads and takes label-balanced random
+# crops and augmentations, evaluation pads the whole volume to a size the network can divide.
+# The MRI pipeline replaces the fixed HU range by a per-scan z-score (`NormalizeIntensityd`),
+# because MR intensities have no unit.
+
+# %% [markdown]
 # **Label-balanced crops.** The liver fills a few percent of a slice; random crops would mostly
 # show no liver. `RandCropByPosNegLabeld` centres half of the crops on a foreground pixel:
 
@@ -321,6 +360,22 @@ medbench.record("n_datasets_available", n_datasets_available);
 catalog[["name", "kind", "offline", "available", "source", "licence"]]
 
 # %% [markdown]
+# `offline` says whether a dataset can ship inside an installed package or simulator; `available`
+# whether it loads on this machine now. Check the licence column before using a dataset for
+# anything but teaching: several allow research use only.
+#
+# > **Common mistakes**
+# > - Using stored DICOM values as HU: apply `RescaleSlope`/`RescaleIntercept` (air must read ≈ −1000).
+# > - Treating the scanner's padding (−3024 or −2048 HU outside the reconstructed disc) as air
+# >   or tissue: mask it before statistics or normalisation.
+# > - `imshow(volume[:, :, k])` without orientation: the patient's left and right end up swapped
+# >   or rotated. Reorient to RAS and display in the radiological convention.
+# > - Ignoring voxel spacing: anatomy is squashed, volumes are wrong, and a network sees a
+# >   different shape at each resolution. Resample (`Spacingd`) or at least display with the physical aspect.
+# > - Comparing raw MR intensities across scans: normalise each scan first.
+# > - Left–right flips as augmentation when laterality matters (left vs right lung lesions).
+
+# %% [markdown]
 # ## Summary
 #
 # - CT values are physical: air outside the head reads `ct_air_hu_median` ≈ −1000 HU, as the
@@ -331,3 +386,28 @@ catalog[["name", "kind", "offline", "available", "source", "licence"]]
 # - `SliceViewer` updates a 512² slice in `viewer_update_ms_median` ms; MONAI dictionary
 #   transforms keep image and label aligned through crops and augmentations.
 # - `n_datasets_available` datasets load offline here; the table says where each comes from.
+#
+# ## References
+#
+# - Hounsfield scale (water 0 HU, air −1000 HU) and tissue values: G. N. Hounsfield, "Computerized
+#   transverse axial scanning (tomography)", Br J Radiol 46 (1973) 1016–1022; Radiopaedia,
+#   "Hounsfield unit".
+# - Window presets (width/level of lung, mediastinum, bone, brain, liver, soft tissue):
+#   Radiopaedia, "Windowing (CT)".
+# - Rescale tags (0028,1052) Rescale Intercept, (0028,1053) Rescale Slope, and the modality LUT:
+#   DICOM PS3.3, C.11.1 (Modality LUT Module); patient coordinate system (LPS) and Image
+#   Position/Orientation (Patient): DICOM PS3.3, C.7.6.2 (Image Plane Module).
+# - NIfTI-1 affine (qform/sform) and the RAS+ world frame: NIfTI-1 data format, nifti.nimh.nih.gov
+#   (nifti1.h); nibabel documentation, "Coordinate systems and affines".
+# - MNI152 template (ICBM 2009a nonlinear asymmetric, 1 mm) and its tissue maps: V. Fonov et al.,
+#   NeuroImage 54 (2011) 313–327, and NeuroImage 47 (2009) S102, as shipped by nilearn
+#   (`load_mni152_template`).
+# - Head CT slice: CQ500 (S. Chilamkurthy et al., Lancet 392 (2018) 2388–2396), via `pydicom-data`;
+#   Enhanced MR sample: pydicom's test files. Licences: the table of section 8.
+# - MR intensity normalisation (z-score, percentile scaling): MONAI `NormalizeIntensityd`,
+#   `ScaleIntensityRangePercentilesd` (docs.monai.io); L. G. Nyúl, J. K. Udupa, "On standardizing the
+#   MR image intensity scale", Magn Reson Med 42 (1999) 1072–1081.
+# - Dictionary transforms and label-balanced crops (`RandCropByPosNegLabeld`): MONAI documentation,
+#   "Transforms".
+# - Phantom HU values: textbook ranges as in Radiopaedia "Hounsfield unit"; the simulator is
+#   `medbench.data.phantom` (its ground truth is known by construction).

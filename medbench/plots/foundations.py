@@ -12,6 +12,8 @@ from medbench.teaching.activations import ACTIVATIONS, get_activation
 from medbench.teaching.surfaces import get_surface
 
 OPTIMIZER_COLOURS = {"sgd": "tab:blue", "momentum": "tab:orange", "adam": "tab:green"}
+OPTIMIZER_LABELS = {"sgd": "gradient descent", "momentum": "GD + momentum", "adam": "Adam"}
+"""How figures name the optimizers: "sgd" on a full batch is plain gradient descent."""
 
 
 def plot_activations(names: Sequence[str] | None = None, lim: float = 4.0):
@@ -56,7 +58,8 @@ def plot_trajectories(surface: str, paths: dict[str, np.ndarray], ax=None, title
     ax.contour(X, Y, Zs, levels=levels, cmap="Greys", linewidths=0.6)
     for name, path in paths.items():
         colour = OPTIMIZER_COLOURS.get(name.split()[0])
-        ax.plot(path[:, 0], path[:, 1], ".-", ms=2.5, lw=1.2, color=colour, label=f"{name} ({len(path) - 1} steps)")
+        label = OPTIMIZER_LABELS.get(name, name)
+        ax.plot(path[:, 0], path[:, 1], ".-", ms=2.5, lw=1.2, color=colour, label=f"{label} ({len(path) - 1} steps)")
     ax.plot(*s.start, "ko", ms=5)
     ax.plot(*s.minimum, "r*", ms=12, label="minimum")
     ax.set_xlim(s.xlim)
@@ -89,5 +92,28 @@ def plot_trajectory_grid(paths_by_surface: dict[str, dict[str, np.ndarray]]):
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.3), squeeze=False)
     for ax, (surface, paths) in zip(axes.flat, paths_by_surface.items()):
         plot_trajectories(surface, paths, ax=ax, title=surface)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_ratios(ratios: dict[str, Sequence[float]], title: str | None = None):
+    """Step size / learning rate against step t (log-log), one line per update rule.
+
+    Args:
+        ratios: label -> ``(T,)`` ratios for t = 1..T (e.g. from
+            :func:`medbench.teaching.survey.step_ratios`).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for label, r in ratios.items():
+        r = np.asarray(r, dtype=float)
+        ax.plot(np.arange(1, len(r) + 1), r, label=label, lw=1.8)
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("|step| / learning rate")
+    ax.set_title(title or "Effective step size under a constant gradient", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig

@@ -15,9 +15,34 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def bce_naive(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """-[y log s(z) + (1-y) log(1-s(z))] computed literally: gives inf/nan for large |z|."""
+    """-[y log s(z) + (1-y) log(1-s(z))] computed literally.
+
+    It returns ``inf`` long before anything overflows: once ``e^{-z}`` is below half the
+    spacing of floats next to 1, ``1 + e^{-z}`` rounds to 1, so ``s(z) = 1`` exactly and
+    ``log(1 - s(z)) = -inf`` for an example labelled 0. That happens at ``z > 24 ln 2 = 16.6``
+    in float32 and ``z > 53 ln 2 = 36.7`` in float64 (:func:`naive_bce_inf_logit`). For an
+    example labelled 1, ``s(z)`` reaches 0 only when ``e^{-z}`` overflows (``z < -88.7`` in
+    float32, ``z < -709.8`` in float64).
+    """
     p = 1.0 / (1.0 + torch.exp(-z))
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+
+
+def naive_bce_inf_logit(dtype: torch.dtype = torch.float64) -> float:
+    """Smallest logit ``z > 0`` at which :func:`bce_naive` of a label-0 example is ``inf`` in ``dtype``.
+
+    Found by bisection on ``1 - s(z) == 0`` evaluated in ``dtype``: 16.64 for float32,
+    36.74 for float64 (``ln 2`` times the mantissa bits + 1).
+    """
+    def saturated(z: float) -> bool:
+        t = torch.tensor(z, dtype=dtype)
+        return bool(1 - 1 / (1 + torch.exp(-t)) == 0)
+
+    lo, hi = 0.0, 1000.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if saturated(mid) else (mid, hi)
+    return hi
 
 
 def bce_with_logits(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,16 @@ Conventions, as in torch (and not always as in textbooks):
   ``p <- p - lr*b``. Sutskever et al. write ``v <- mu*v - lr*g; p <- p + v``; the two
   are the same when ``lr`` is constant.
 * Adam (Kingma & Ba 2015, Algorithm 1) divides both moment estimates by ``1 - beta^t``
-  (bias correction). Many texts print Adam without it; then the first steps are far too
-  small because ``m`` and ``v`` start at zero. ``bias_correction=False`` shows that.
+  (bias correction). Many texts print Adam without it. ``m`` and ``v`` both start at zero,
+  but the step is ``m / sqrt(v)``: ``m`` is shrunk by ``1 - b1^t`` and ``sqrt(v)`` by the
+  much smaller ``sqrt(1 - b2^t)``, so without the correction the early steps are too
+  **large**. Under a constant gradient the uncorrected step is
+  ``lr * (1 - b1^t) / sqrt(1 - b2^t)``: 3.16 ``lr`` at t = 1, peaking at 6.57 ``lr`` at
+  t = 12 and still above 1.1 ``lr`` at t = 1,750 (default betas); the corrected step is
+  ``lr`` from the first step on. ``bias_correction=False`` shows that.
+* "SGD" here is whatever gradient it is given: on the full data set it is (deterministic)
+  gradient descent; on minibatch gradients it is stochastic gradient descent
+  (:mod:`medbench.teaching.minibatch`).
 """
 from __future__ import annotations
 
@@ -48,7 +56,7 @@ class _Optimizer:
 
 
 class SGD(_Optimizer):
-    """Plain gradient descent: ``p <- p - lr * g``."""
+    """Plain gradient descent: ``p <- p - lr * g`` (stochastic only if ``g`` is a minibatch gradient)."""
 
     def _update(self, i, g):
         return self.lr * g

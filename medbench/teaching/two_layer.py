@@ -62,3 +62,28 @@ def max_grad_difference(params: dict, x: torch.Tensor, y: torch.Tensor) -> float
     _, ours = manual_gradients(params, x, y)
     _, ref = autograd_gradients(params, x, y)
     return max(float((ours[k] - ref[k]).abs().max()) for k in params)
+
+
+def train(params: dict, x: torch.Tensor, y: torch.Tensor, make_optimizer, steps: int) -> tuple[dict, list[float]]:
+    """Full-batch training with :func:`manual_gradients` and a medbench.teaching optimizer.
+
+    Args:
+        params: starting weights (copied, not changed).
+        x: inputs ``(N, D)``; y: integer classes ``(N,)``.
+        make_optimizer: builds the optimizer from a list of tensors, e.g.
+            ``lambda p: optimizers.Adam(p, lr=0.01)``.
+        steps: number of updates.
+
+    Returns:
+        ``(trained weights, training loss before each update)``.
+    """
+    leaves = {k: v.detach().clone() for k, v in params.items()}
+    opt = make_optimizer(list(leaves.values()))
+    curve = []
+    for _ in range(steps):
+        loss, grads = manual_gradients(leaves, x, y)
+        for k, p in leaves.items():
+            p.grad = grads[k]
+        opt.step()
+        curve.append(float(loss))
+    return leaves, curve

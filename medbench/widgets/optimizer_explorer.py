@@ -5,7 +5,7 @@ import ipywidgets as W
 import numpy as np
 
 from medbench.plots import fig_to_png
-from medbench.plots.foundations import plot_trajectories
+from medbench.plots.foundations import OPTIMIZER_LABELS, plot_trajectories
 from medbench.teaching.optimizers import OPTIMIZERS
 from medbench.teaching.surfaces import SURFACES, trajectory
 
@@ -22,7 +22,9 @@ class OptimizerExplorer(W.VBox):
                  steps: int = 100):
         style = {"description_width": "90px"}
         self.surface = W.Dropdown(options=list(SURFACES), value=surface, description="surface", style=style)
-        self.optimizers = W.SelectMultiple(options=list(OPTIMIZERS), value=tuple(optimizers),
+        # values stay "sgd"/"momentum"/"adam"; labels say that full-batch "sgd" is gradient descent
+        self.optimizers = W.SelectMultiple(options=[(OPTIMIZER_LABELS.get(n, n), n) for n in OPTIMIZERS],
+                                           value=tuple(optimizers),
                                            description="optimizers", rows=3, style=style)
         self.lr = W.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.1, description="learning rate",
                                    readout_format=".4f", style=style)
