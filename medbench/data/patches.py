@@ -138,7 +138,8 @@ def nodule_patches(
         task: ``"nodule"`` (1 = nodule at the centre, 0 = lung tissue without nodule, about
             ``nodule_fraction`` positives) or ``"malignancy"`` (nodule patches only; 1 =
             malignant, 0 = benign; malignant nodules are larger and more irregular on average).
-        seed: non-negative integer; patient ``i`` depends only on ``seed`` and ``i``.
+        seed: non-negative integer; patient ``i`` depends only on ``seed`` and ``i`` (not on
+            ``n_patients``: its noise comes from its own generator).
         pixel_mm: pixel size in mm.
         nodule_fraction: expected fraction of nodule patches for task ``"nodule"``.
         max_nodules_per_patient: each patient has 1 to this many distinct nodules; each is
@@ -169,7 +170,6 @@ def nodule_patches(
     coords = (np.arange(size) - (size - 1) / 2.0) * pixel_mm
     px, py = np.meshgrid(coords, coords, indexing="ij")
     images = np.empty((n_patients * patches_per_patient, size, size), np.float32)
-    noise_sd = np.empty(n_patients * patches_per_patient, np.float32)
     rows: list[dict[str, Any]] = []
     nodule_counter = 0
     children = np.random.SeedSequence(int(seed)).spawn(int(n_patients))
@@ -197,6 +197,7 @@ def nodule_patches(
         which = rng.permutation(which)[:n_pos] if n_nod else np.zeros(0, int)
         is_pos = rng.permutation(np.r_[np.ones(n_pos, bool), np.zeros(patches_per_patient - n_pos, bool)])
         j_pos = 0
+        start = k
         for j in range(patches_per_patient):
             ci = np.unravel_index(centres[rng.integers(centres.size)], lung.shape)
             patch = canvas[ci[0] - h:ci[0] - h + size, ci[1] - h:ci[1] - h + size].copy()
@@ -222,16 +223,15 @@ def nodule_patches(
                            spiculation=s, margin=margin_name(s), malignant=int(nod["malignant"][m]),
                            p_malignant=float(nod["p_malignant"][m]), slice_offset_mm=float(dz))
             images[k] = patch
-            noise_sd[k] = noise
             rows.append(row)
             k += 1
         nodule_counter += n_nod
-
-    # scanner: point-spread blur (within each patch) and white noise, clipped to the CT range
-    gen = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(int(n_patients) + 1)[-1])
-    if blur_mm > 0:
-        images = ndimage.gaussian_filter(images, (0, blur_mm / pixel_mm, blur_mm / pixel_mm), mode="nearest")
-    images += gen.standard_normal(images.shape, dtype=np.float32) * noise_sd[:, None, None]
+        # scanner: point-spread blur (within each patch) and white noise from this patient's own
+        # generator, so patient i depends only on (seed, i), never on n_patients
+        block = images[start:k]
+        if blur_mm > 0:
+            block[:] = ndimage.gaussian_filter(block, (0, blur_mm / pixel_mm, blur_mm / pixel_mm), mode="nearest")
+        block += rng.standard_normal(block.shape, dtype=np.float32) * np.float32(noise)
     np.clip(images, -1024.0, 3071.0, out=images)
 
     meta = pd.DataFrame(rows)
@@ -244,3 +244,39 @@ def nodule_patches(
     return PatchSet(images=images[:, None], labels=labels, patient_ids=meta["patient_id"].to_numpy(np.int64),
                     meta=meta, task=task, pixel_mm=float(pixel_mm),
                     info={"seed": int(seed), "size": size, "nodule_fraction": nodule_fraction})
+
+
+def patch_features(images: np.ndarray, pixel_mm: float = 1.0, dense_hu: float = -400.0) -> pd.DataFrame:
+    """Hand-crafted intensity and size features of CT patches, for baselines that need no training.
+
+    Args:
+        images: ``(N, 1, H, W)`` or ``(N, H, W)`` Hounsfield units.
+        pixel_mm: pixel size in mm.
+        dense_hu: threshold (HU) separating soft tissue from aerated lung.
+
+    Returns:
+        ``pandas.DataFrame``, one row per patch: ``centre_mean_hu`` (mean of the central 4 x 4
+        pixels: the "centre rule"), ``mean_hu``, ``std_hu``, ``p95_hu``, ``dense_area_mm2``
+        (pixels above ``dense_hu`` after a 3 x 3 mean filter) and ``largest_blob_mm2`` (the
+        largest connected dense region).
+    """
+    x = np.asarray(images, dtype=np.float32)
+    x = x[:, 0] if x.ndim == 4 else x
+    if x.ndim != 3 or min(x.shape[1:]) < 4:
+        raise ConfigError(f"images must be (N, 1, H, W) or (N, H, W) with H, W >= 4, got shape {np.shape(images)}")
+    n, hh, ww = x.shape
+    ch, cw = hh // 2, ww // 2
+    dense = ndimage.uniform_filter(x, (0, 3, 3)) > dense_hu
+    largest = np.zeros(n)
+    for i in range(n):
+        lab, k = ndimage.label(dense[i])
+        if k:
+            largest[i] = np.bincount(lab.ravel())[1:].max()
+    return pd.DataFrame({
+        "centre_mean_hu": x[:, ch - 2:ch + 2, cw - 2:cw + 2].mean(axis=(1, 2)),
+        "mean_hu": x.mean(axis=(1, 2)),
+        "std_hu": x.std(axis=(1, 2)),
+        "p95_hu": np.percentile(x.reshape(n, -1), 95, axis=1),
+        "dense_area_mm2": dense.sum(axis=(1, 2)) * pixel_mm ** 2,
+        "largest_blob_mm2": largest * pixel_mm ** 2,
+    })
