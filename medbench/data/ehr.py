@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from medbench.errors import ConfigError
+from medbench.errors import ConfigError, DataError
 
 VARIABLES: tuple[str, ...] = ("sbp", "hr", "bmi", "glucose", "hba1c", "ldl", "hdl", "smoking")
 MEDICATIONS: tuple[str, ...] = ("antihypertensive", "statin", "metformin")
@@ -59,6 +59,11 @@ VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")
 OUTCOME_RATES: dict[str, float] = {"diabetes": 0.15, "hypertension": 0.25, "cvd": 0.10}
 #: The outcome whose risk depends most on trajectories (slope and variability) rather than levels.
 TRAJECTORY_OUTCOME = "hypertension"
+#: The treatment that marks an outcome as already present (prevalent) by the end of the window: a
+#: patient on metformin is treated for diabetes, one on an antihypertensive for hypertension. They
+#: are not at risk of an *incident* diagnosis of that outcome (see :meth:`EHRCohort.at_risk`).
+#: A statin treats a lipid level, not a cardiovascular event, so every patient is at risk of CVD.
+PREVALENT_TREATMENT: dict[str, str] = {"diabetes": "metformin", "hypertension": "antihypertensive"}
 
 # Probability that a variable is measured at a visit of each type (before the value-dependent
 # part of the missingness). Rows: VISIT_TYPES, columns: VARIABLES.
@@ -110,14 +115,60 @@ class EHRCohort:
     def n_patients(self) -> int:
         return len(self.patients)
 
-    def risk(self, outcome: str) -> np.ndarray:
-        """True probability of ``outcome`` per patient, ``(N,)``, in ``patients`` order."""
-        _check_outcome(outcome)
-        return self.patients[f"risk_{outcome}"].to_numpy()
+    def risk(self, outcome: str, patient_ids=None) -> np.ndarray:
+        """True probability of ``outcome``, looked up by patient id.
 
-    def labels(self, outcomes=OUTCOMES) -> np.ndarray:
-        """Outcome labels ``(N, len(outcomes))`` int64, in ``patients`` order."""
-        return self.patients[list(outcomes)].to_numpy(np.int64)
+        Args:
+            outcome: one of :data:`OUTCOMES`.
+            patient_ids: ``(M,)`` ids (e.g. ``data["test"].patient_ids``); the result follows their
+                order. ``None``: every patient, in ``patients`` order.
+
+        Returns:
+            ``(M,)`` (or ``(N,)``) float array.
+
+        Raises:
+            DataError: an id that is not in the cohort (a position passed as an id, or another cohort).
+        """
+        _check_outcome(outcome)
+        return self._lookup(f"risk_{outcome}", patient_ids)
+
+    def at_risk(self, outcome: str, patient_ids=None) -> np.ndarray:
+        """Whether each patient can still have an *incident* ``outcome`` after the window.
+
+        False for patients already treated for it by the end of the window (the outcome's
+        :data:`PREVALENT_TREATMENT`: metformin for diabetes, an antihypertensive for hypertension):
+        they have the disease, so a model of new diagnoses must not be scored on them. True for
+        every patient for outcomes without such a treatment (CVD).
+
+        Args:
+            outcome: one of :data:`OUTCOMES`; patient_ids: as in :meth:`risk`.
+
+        Returns:
+            ``(M,)`` (or ``(N,)``) bool array.
+        """
+        _check_outcome(outcome)
+        ids = self.patients["patient_id"].to_numpy() if patient_ids is None else patient_ids
+        med = PREVALENT_TREATMENT.get(outcome)
+        if med is None:
+            self._rows(ids)  # same id checks as the other look-ups
+            return np.ones(len(np.asarray(ids)), bool)
+        start = self.latent[f"{med}_start"].to_numpy()[self._latent_rows(ids)]
+        return ~(start < self.window_years)  # NaN (never started) -> at risk
+
+    def labels(self, outcomes=OUTCOMES, patient_ids=None) -> np.ndarray:
+        """Outcome labels ``(N, len(outcomes))`` int64, in ``patients`` order (or ``patient_ids`` order)."""
+        rows = slice(None) if patient_ids is None else self._rows(patient_ids)
+        return self.patients[list(outcomes)].to_numpy(np.int64)[rows]
+
+    def _rows(self, patient_ids) -> np.ndarray:
+        return _positions(self.patients["patient_id"].to_numpy(), patient_ids)
+
+    def _latent_rows(self, patient_ids) -> np.ndarray:
+        return _positions(self.latent["patient_id"].to_numpy(), patient_ids)
+
+    def _lookup(self, column: str, patient_ids) -> np.ndarray:
+        values = self.patients[column].to_numpy()
+        return values if patient_ids is None else values[self._rows(patient_ids)]
 
     def history(self, patient_id: int) -> pd.DataFrame:
         """One patient's visits as a wide table: one row per visit time, one column per variable."""
@@ -125,6 +176,20 @@ class EHRCohort:
         wide = rows.pivot_table(index=["time", "visit_type"], columns="variable", values="value",
                                 observed=True, aggfunc="first")
         return wide.reset_index()
+
+
+def _positions(all_ids: np.ndarray, patient_ids) -> np.ndarray:
+    """Row positions of ``patient_ids`` in ``all_ids``; DataError naming the ids that are absent."""
+    ids = np.asarray(patient_ids).reshape(-1)
+    order = np.argsort(all_ids, kind="stable")
+    pos = np.searchsorted(all_ids[order], ids)
+    pos = np.clip(pos, 0, len(all_ids) - 1)
+    found = all_ids[order][pos] == ids
+    if not found.all():
+        missing = ids[~found]
+        raise DataError(f"{len(missing)} patient id(s) are not in this cohort (e.g. {missing[:5].tolist()}): pass "
+                        "patient ids (e.g. data['test'].patient_ids), not row positions, from the same cohort")
+    return order[pos]
 
 
 def _check_outcome(outcome: str) -> None:

@@ -153,6 +153,9 @@ class SequenceData:
         feature_names: ``F`` names.
         outcomes: names of the columns of ``y``.
         variables: the variables the features were built from.
+        at_risk: ``(N, n_outcomes)`` bool, which patients count when an outcome is scored (False:
+            the patient already has it, so cannot have an incident diagnosis); ``None``: everyone.
+            Set by :func:`medbench.tasks.disease.prepare_ehr`; see :meth:`eval_mask`.
     """
 
     X: np.ndarray
@@ -164,6 +167,7 @@ class SequenceData:
     feature_names: list[str]
     outcomes: list[str]
     variables: list[str]
+    at_risk: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.X)
@@ -175,7 +179,13 @@ class SequenceData:
     def subset(self, index) -> "SequenceData":
         index = np.asarray(index)
         return SequenceData(self.X[index], self.lengths[index], self.mask[index], self.times[index], self.y[index],
-                            self.patient_ids[index], self.feature_names, self.outcomes, self.variables)
+                            self.patient_ids[index], self.feature_names, self.outcomes, self.variables,
+                            None if self.at_risk is None else self.at_risk[index])
+
+    def eval_mask(self, outcome: str) -> np.ndarray:
+        """``(N,)`` bool: the patients on whom ``outcome`` is scored (all True without ``at_risk``)."""
+        j = self._outcome_index(outcome)[0]
+        return np.ones(len(self), bool) if self.at_risk is None else np.asarray(self.at_risk[:, j], bool)
 
     def dataset(self, outcomes=None):
         """A torch dataset yielding ``((x (T, F), length), y (n_outcomes,))`` for :func:`medbench.training.fit`.

@@ -13,7 +13,10 @@ we cut ``windows_per_week`` windows of ``window_s`` seconds per week. Every wind
   grows with severity. It is suppressed during movement (to 25% while walking or busy);
 - **physiological tremor** (8–12 Hz, tiny) and sensor noise.
 
-The severity score is continuous on the 0–4 scale of the MDS-UPDRS rest-tremor amplitude item.
+The severity is a *relative* score, continuous on 0–4 (0 none, 4 the most severe simulated). It is
+not the MDS-UPDRS rest-tremor amplitude item (3.17): that item grades displacement in cm (4: > 10
+cm), while the simulated amplitude at score 4 (0.45 g at 5 Hz) is a displacement of about 0.5 cm,
+and the simulated progression (+0.06 per week on average) is far faster than observed in Parkinson's.
 Each patient starts at a baseline score and progresses linearly week by week, with a daily
 medication cycle (better in the hours after a dose). The label of a window is the patient's
 true score at that moment. Deterministic by seed, vectorised over windows.

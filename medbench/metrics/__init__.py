@@ -4,12 +4,14 @@
   bootstrap confidence intervals (binary, multiclass, multilabel).
 - :mod:`medbench.metrics.segmentation`: Dice and HD95 (mm) from ``monai.metrics``.
 - :mod:`medbench.metrics.survival`: Harrell's concordance index.
+- :mod:`medbench.metrics.calibration`: calibration slope and intercept (logistic recalibration).
 
 ``from medbench.metrics import auroc`` is the public import path: each name below is defined
 once, in its submodule, and re-exported here.
 """
 from __future__ import annotations
 
+from medbench.metrics.calibration import calibration_slope_intercept
 from medbench.metrics.classification import (
     METRICS,
     TASKS,
@@ -36,4 +38,5 @@ __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
     "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "cindex",
+    "calibration_slope_intercept",
 ]

@@ -95,30 +95,38 @@ def plot_auroc_vs_bayes(table: pd.DataFrame):
     return fig
 
 
-def plot_calibration_grid(y: np.ndarray, probs: dict, outcomes, n_bins: int = 10):
-    """Reliability diagrams, one panel per outcome, every model overlaid (with its Brier score).
+def plot_calibration_grid(y: np.ndarray, probs: dict, outcomes, n_bins: int = 10, at_risk: np.ndarray | None = None):
+    """Reliability diagrams with quantile bins, one panel per outcome, every model overlaid.
 
-    Uses :func:`medbench.plots.classification.plot_calibration` on shared axes.
+    Each point is one bin holding the same number of patients (``n_bins`` quantiles of the
+    model's predictions), so every point rests on ``N / n_bins`` patients, unlike uniform bins
+    that put most patients of a rare outcome in the first bin and leave the others nearly empty.
 
     Args:
         y: ``(N, n_outcomes)`` labels; probs: ``{model: (N, n_outcomes)}``.
+        n_bins: patients per bin = ``N / n_bins``.
+        at_risk: ``(N, n_outcomes)`` bool, the patients scored per outcome (default all).
     """
     import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
 
-    from medbench.plots.classification import plot_calibration
+    from medbench.metrics import brier
 
     fig, axes = plt.subplots(1, len(outcomes), figsize=(4.0 * len(outcomes), 3.8))
     axes = np.atleast_1d(axes)
     for j, (ax, o) in enumerate(zip(axes, outcomes)):
+        sel = np.ones(len(y), bool) if at_risk is None else np.asarray(at_risk)[:, j]
+        hi = 0.0
         for name, p in probs.items():
-            plot_calibration(y[:, j], np.asarray(p)[:, j], n_bins=n_bins, ax=ax, label=name, title=o)
-        # keep one "perfectly calibrated" line in the legend
-        handles, labels = ax.get_legend_handles_labels()
-        keep = [i for i, l in enumerate(labels) if l != "perfectly calibrated" or labels.index(l) == i]
-        ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=6, loc="upper left")
-        hi = float(max(np.quantile(np.asarray(p)[:, j], 0.995) for p in probs.values()))
-        ax.set_xlim(0, min(1.0, hi * 1.1))
-        ax.set_ylim(0, min(1.0, hi * 1.1))
+            pj = np.asarray(p)[sel, j]
+            frac, mean = calibration_curve(y[sel, j], pj, n_bins=n_bins, strategy="quantile")
+            ax.plot(mean, frac, "o-", ms=3, label=f"{name}: Brier {brier(y[sel, j], pj):.3f}")
+            hi = max(hi, float(np.quantile(pj, 0.995)), float(frac.max()))
+        lim = min(1.0, hi * 1.1)
+        ax.plot([0, lim], [0, lim], ls="--", c="grey", lw=1, label="perfectly calibrated")
+        ax.set(xlim=(0, lim), ylim=(0, lim), title=f"{o} (n={int(sel.sum())})",
+               xlabel="mean predicted risk (quantile bin)", ylabel="observed frequency")
+        ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -141,7 +149,7 @@ def plot_km(time, event, groups, title: str = "", xlabel: str = "days"):
 
 
 def plot_tremor_windows(signals, meta: pd.DataFrame, index, fs: float):
-    """A few accelerometer windows (centred, three axes) with their activity and true severity."""
+    """A few accelerometer windows (centred, three axes) with their activity and true relative severity."""
     import matplotlib.pyplot as plt
 
     index = list(index)
@@ -153,7 +161,7 @@ def plot_tremor_windows(signals, meta: pd.DataFrame, index, fs: float):
         for a, name in enumerate("xyz"):
             ax.plot(t, x[a], lw=0.7, label=name)
         row = meta.iloc[i]
-        ax.set_title(f"{row['activity']}, severity {row['severity']:.2f}", fontsize=8, loc="left")
+        ax.set_title(f"{row['activity']}, relative severity {row['severity']:.2f}", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
         ax.set_ylabel("g", fontsize=7)
     axes[0].legend(fontsize=6, ncol=3, loc="upper right")
@@ -163,7 +171,7 @@ def plot_tremor_windows(signals, meta: pd.DataFrame, index, fs: float):
 
 
 def plot_tremor_tracking(weekly: pd.DataFrame, patients=None, max_patients: int = 6):
-    """True weekly severity against the model's and the baseline's weekly estimates.
+    """True weekly relative severity against the model's and the baseline's weekly estimates.
 
     Args:
         weekly: rows ``patient_id``, ``week``, ``true``, ``model``, ``baseline``.
@@ -187,7 +195,7 @@ def plot_tremor_tracking(weekly: pd.DataFrame, patients=None, max_patients: int 
     for ax in axes[-1]:
         ax.set_xlabel("week")
     for ax in axes[:, 0]:
-        ax.set_ylabel("severity (0-4)")
+        ax.set_ylabel("relative severity (0-4)")
     fig.tight_layout()
     return fig
 
@@ -195,43 +203,129 @@ def plot_tremor_tracking(weekly: pd.DataFrame, patients=None, max_patients: int 
 # ------------------------------------------------------------------------------------------------
 # report tables
 # ------------------------------------------------------------------------------------------------
-def outcome_table(y: np.ndarray, probs: dict, outcomes, bayes: dict, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
-    """AUROC and AUPRC (bootstrap 95% CIs, :mod:`medbench.metrics`), Brier and the gap to Bayes.
+def _masks(y: np.ndarray, at_risk) -> np.ndarray:
+    if at_risk is None:
+        return np.ones(y.shape, bool)
+    at_risk = np.asarray(at_risk, bool)
+    if at_risk.shape != y.shape:
+        from medbench.errors import DataError
+
+        raise DataError(f"at_risk has shape {at_risk.shape} but the labels have {y.shape}: pass data['test'].at_risk")
+    return at_risk
+
+
+def _check_rows(n: int, name: str, values) -> np.ndarray:
+    values = np.asarray(values)
+    if len(values) != n:
+        from medbench.errors import DataError
+
+        raise DataError(f"{name} has {len(values)} rows but the labels have {n}: align it by patient id "
+                        "(e.g. cohort.risk(outcome, patient_ids=data['test'].patient_ids))")
+    return values
+
+
+def outcome_table(y: np.ndarray, probs: dict, outcomes, bayes: dict, n_boot: int = 200, seed: int = 0,
+                  at_risk: np.ndarray | None = None) -> pd.DataFrame:
+    """AUROC and AUPRC (bootstrap 95% CIs, :mod:`medbench.metrics`), Brier, calibration and the gap to Bayes.
+
+    Every interval of an outcome uses the same ``n_boot`` resamples of its scored patients
+    (``seed``), the ones :func:`paired_table` uses for differences.
 
     Args:
         y: ``(N, n_outcomes)`` labels.
         probs: ``{model: (N, n_outcomes) probabilities}``.
         outcomes: outcome names (columns of ``y``).
-        bayes: ``{outcome: (N,) true risk}``.
+        bayes: ``{outcome: (N,) true risk}`` in the rows' order.
+        at_risk: ``(N, n_outcomes)`` bool, the patients scored per outcome (default all).
 
     Returns:
-        One row per (outcome, model), the true risk itself included as model "bayes (true risk)".
+        One row per (outcome, model), the true risk itself included as model "bayes (true risk)":
+        ``n``, ``auroc`` (``_low``, ``_high``), ``auprc`` (same), ``brier``, ``cal_slope``,
+        ``cal_intercept``, ``bayes_auroc``, ``gap_to_bayes``.
     """
-    from medbench.metrics import auprc, auroc, bootstrap_ci, brier
+    from medbench.metrics import auprc, auroc, bootstrap_ci, brier, calibration_slope_intercept
 
+    mask = _masks(y, at_risk)
     rows = []
     for j, o in enumerate(outcomes):
-        b_auc = auroc(y[:, j], bayes[o])
-        for name, p in list(probs.items()) + [("bayes (true risk)", np.asarray(bayes[o])[:, None] * np.ones((1, len(outcomes))))]:
-            pj = np.asarray(p)[:, j]
-            a = bootstrap_ci(auroc, y[:, j], pj, n_boot=n_boot, seed=seed)
-            pr = bootstrap_ci(auprc, y[:, j], pj, n_boot=n_boot, seed=seed)
-            rows.append({"outcome": o, "model": name, "auroc": a[0], "auroc_low": a[1], "auroc_high": a[2],
-                         "auprc": pr[0], "auprc_low": pr[1], "auprc_high": pr[2], "brier": brier(y[:, j], pj),
+        sel = mask[:, j]
+        b = _check_rows(len(y), f"bayes[{o!r}]", bayes[o])[sel]
+        yj = y[sel, j]
+        b_auc = auroc(yj, b)
+        for name, p in list(probs.items()) + [("bayes (true risk)", None)]:
+            pj = b if p is None else _check_rows(len(y), f"probs[{name!r}]", p)[sel, j]
+            a = bootstrap_ci(auroc, yj, pj, n_boot=n_boot, seed=seed)
+            pr = bootstrap_ci(auprc, yj, pj, n_boot=n_boot, seed=seed)
+            slope, intercept = calibration_slope_intercept(yj, pj)
+            rows.append({"outcome": o, "model": name, "n": int(sel.sum()), "auroc": a[0], "auroc_low": a[1],
+                         "auroc_high": a[2], "auprc": pr[0], "auprc_low": pr[1], "auprc_high": pr[2],
+                         "brier": brier(yj, pj), "cal_slope": slope, "cal_intercept": intercept,
                          "bayes_auroc": b_auc, "gap_to_bayes": b_auc - a[0]})
     return pd.DataFrame(rows)
 
 
+def paired_table(y: np.ndarray, probs: dict, outcomes, pairs, n_boot: int = 200, seed: int = 0,
+                 at_risk: np.ndarray | None = None) -> pd.DataFrame:
+    """AUROC differences between two scores on the same patients, with paired bootstrap 95% CIs.
+
+    Each resample draws patients once and scores *both* models on them
+    (:func:`medbench.metrics.paired_bootstrap_diff`, the same resamples as :func:`outcome_table`
+    with the same ``seed``): the interval of the difference, which two separate intervals do
+    not give (the models' errors are correlated).
+
+    Args:
+        y: ``(N, n_outcomes)`` labels.
+        probs: ``{name: (N, n_outcomes)}`` scores, or ``{name: {outcome: (N,)}}`` (e.g. the true risk).
+        outcomes: outcome names.
+        pairs: ``[(a, b), ...]`` names in ``probs`` (a name may also be a ``{outcome: name}`` dict,
+            e.g. the best sequence model per outcome); the row is AUROC(a) − AUROC(b).
+        at_risk: as in :func:`outcome_table`.
+
+    Returns:
+        One row per (outcome, pair): ``outcome``, ``a``, ``b``, ``diff``, ``low``, ``high``,
+        ``excludes_0`` (the interval lies entirely above or below 0).
+    """
+    from medbench.metrics import auroc, paired_bootstrap_diff
+
+    mask = _masks(y, at_risk)
+
+    def column(name, j, o):
+        p = probs[name]
+        p = p[o] if isinstance(p, dict) else np.asarray(p)[:, j]
+        return _check_rows(len(y), f"probs[{name!r}]", p)
+
+    rows = []
+    for j, o in enumerate(outcomes):
+        sel = mask[:, j]
+        for a, b in pairs:
+            a_name = a[o] if isinstance(a, dict) else a
+            b_name = b[o] if isinstance(b, dict) else b
+            d, lo, hi = paired_bootstrap_diff(auroc, y[sel, j], column(a_name, j, o)[sel], column(b_name, j, o)[sel],
+                                              n_boot=n_boot, seed=seed)
+            rows.append({"outcome": o, "a": a_name, "b": b_name, "diff": d, "low": lo, "high": hi,
+                         "excludes_0": bool(lo > 0 or hi < 0)})
+    return pd.DataFrame(rows)
+
+
 def subgroup_table(y: np.ndarray, p: np.ndarray, patients: pd.DataFrame, outcomes,
-                   age_bins=(0, 45, 55, 65, 200)) -> pd.DataFrame:
-    """AUROC per outcome within sex and age bands (with n and event counts).
+                   age_bins=(0, 45, 55, 65, 200), at_risk: np.ndarray | None = None, n_boot: int = 200,
+                   seed: int = 0) -> pd.DataFrame:
+    """AUROC per outcome within sex and age bands, with n, events and bootstrap 95% CIs.
 
     Args:
         y, p: ``(N, n_outcomes)`` labels and one model's probabilities.
         patients: ``(N,)`` rows with ``sex`` and ``age`` in the same order.
-    """
-    from medbench.metrics import auroc
+        at_risk: as in :func:`outcome_table` (a group's counts and AUROC use its at-risk patients).
+        n_boot, seed: the percentile bootstrap within each group (NaN bounds when a group has too
+            few events for 10 usable resamples).
 
+    Returns:
+        One row per group: ``group``, ``value``, ``n``, then per outcome ``events_<o>``,
+        ``auroc_<o>``, ``auroc_<o>_low``, ``auroc_<o>_high``.
+    """
+    from medbench.metrics import auroc, bootstrap_ci
+
+    mask = _masks(y, at_risk)
     age = pd.cut(patients["age"].to_numpy(), list(age_bins), right=False,
                  labels=[f"{a}-{b - 1}" if b < 200 else f"{a}+" for a, b in zip(age_bins[:-1], age_bins[1:])])
     groups = [("sex", s, patients["sex"].to_numpy() == s) for s in ("F", "M")]
@@ -240,7 +334,10 @@ def subgroup_table(y: np.ndarray, p: np.ndarray, patients: pd.DataFrame, outcome
     for kind, g, sel in groups:
         row = {"group": kind, "value": g, "n": int(sel.sum())}
         for j, o in enumerate(outcomes):
-            row[f"events_{o}"] = int(y[sel, j].sum())
-            row[f"auroc_{o}"] = auroc(y[sel, j], p[sel, j]) if 0 < y[sel, j].sum() < sel.sum() else np.nan
+            s = sel & mask[:, j]
+            row[f"events_{o}"] = int(y[s, j].sum())
+            est, lo, hi = (bootstrap_ci(auroc, y[s, j], p[s, j], n_boot=n_boot, seed=seed)
+                           if 0 < y[s, j].sum() < s.sum() else (np.nan, np.nan, np.nan))
+            row.update({f"auroc_{o}": est, f"auroc_{o}_low": lo, f"auroc_{o}_high": hi})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -37,7 +37,9 @@ __all__ = ["prepare_ehr", "fit_baselines", "cross_validate_logreg", "train_recur
            "predict_risk", "split_tremor", "spectral_baseline", "fit_tremor_cnn", "predict_tremor",
            "tremor_errors", "weekly_scores", "TREMOR_RANGE"]
 
-TREMOR_RANGE = (0.0, 4.0)  # severity scale of the simulator (like the MDS-UPDRS rest-tremor item)
+#: Range of the simulator's relative tremor severity score (0 none, 4 the most severe simulated); a
+#: made-up scale, not the MDS-UPDRS rest-tremor item, whose amplitude and course it does not follow.
+TREMOR_RANGE = (0.0, 4.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,8 +61,9 @@ def prepare_ehr(cohort, *, max_len: int | None = None, seed: int = 0, variables:
 
     Returns:
         ``(splits, data, scaler)``: ``{split: patient ids}``, ``{split: SequenceData}`` with
-        ``X (N, T, F)``, and the :class:`~medbench.data.sequences.SequenceScaler` fitted on
-        ``splits["train"]`` only.
+        ``X (N, T, F)`` and ``at_risk (N, K)`` (:meth:`medbench.data.ehr.EHRCohort.at_risk`: False
+        where a patient is already treated for the outcome, so is not scored on it), and the
+        :class:`~medbench.data.sequences.SequenceScaler` fitted on ``splits["train"]`` only.
     """
     from medbench.data.ehr import MEDICATIONS, OUTCOMES, VARIABLES
 
@@ -71,6 +74,8 @@ def prepare_ehr(cohort, *, max_len: int | None = None, seed: int = 0, variables:
                             stratify=None if stratify is None else patients[stratify])
     data, scaler = prepare_sequences(cohort.observations, patients, splits, variables, outcomes,
                                      cohort.window_years, max_len)
+    for d in data.values():
+        d.at_risk = np.stack([cohort.at_risk(o, d.patient_ids) for o in outcomes], 1) if outcomes else None
     return splits, data, scaler
 
 
@@ -113,7 +118,7 @@ def fit_baselines(agg_train: pd.DataFrame, y_train: np.ndarray, agg_test: pd.Dat
 
 
 def cross_validate_logreg(agg: pd.DataFrame, labels: pd.DataFrame, outcomes: Sequence[str], *, k: int = 5,
-                          seed: int = 0) -> pd.DataFrame:
+                          seed: int = 0, at_risk: pd.DataFrame | None = None) -> pd.DataFrame:
     """K-fold cross-validation by patient of the logistic-regression baseline.
 
     Args:
@@ -122,6 +127,8 @@ def cross_validate_logreg(agg: pd.DataFrame, labels: pd.DataFrame, outcomes: Seq
         outcomes: columns of ``labels`` to score.
         k: folds (each patient is tested exactly once, by :func:`~medbench.data.sequences.kfold_patients`).
         seed: seed of the folds.
+        at_risk: optional bool table indexed by patient id, one column per outcome: a fold's AUROC
+            of an outcome counts only its at-risk patients (the models still train on everyone).
 
     Returns:
         One row per fold (index ``fold``, 1..k), one AUROC column per outcome.
@@ -131,7 +138,8 @@ def cross_validate_logreg(agg: pd.DataFrame, labels: pd.DataFrame, outcomes: Seq
         row = {"fold": i + 1}
         for o in outcomes:
             m = _logreg().fit(agg.loc[tr_ids], labels.loc[tr_ids, o])
-            row[o] = auroc(labels.loc[te_ids, o], m.predict_proba(agg.loc[te_ids])[:, 1])
+            scored = te_ids if at_risk is None else te_ids[at_risk.loc[te_ids, o].to_numpy(bool)]
+            row[o] = auroc(labels.loc[scored, o], m.predict_proba(agg.loc[scored])[:, 1])
         rows.append(row)
     return pd.DataFrame(rows).set_index("fold")
 

@@ -19,6 +19,16 @@ from medbench.plots import fig_to_png
 from medbench.plots.ehr import plot_patient_history
 from medbench.tasks.disease import predict_risk
 
+#: Shown above the what-if controls: what a moved model risk means, and what it does not.
+WHATIF_CAVEAT = (
+    "<b>Association in this model, not causation.</b> The model's column shows how its prediction "
+    "moves when the recorded values change; it is not what would happen if this patient's blood "
+    "pressure, glucose, LDL or weight were lowered. In observational records treatment follows high "
+    "values (confounding by indication) and risk factors travel together, so a model can learn links "
+    "that an intervention would not reproduce. Only the simulator's truth column is causal, because the "
+    "simulator's formula is known; real data have no such column."
+)
+
 
 def _tensors(observations, cohort, pid, scaler, variables, outcomes, max_len):
     return to_tensors(observations, cohort.patients, [pid], scaler, variables, outcomes,
@@ -72,6 +82,9 @@ class WhatIfPanel(W.VBox):
     HbA1c moved consistently —, LDL in mmol/L, BMI in kg/m²) and the checkbox sets smoking.
     The simulator's true risk is recomputed from the same shifts of its latent features, so the
     reader sees whether the model moves the way the truth does. Treatments stay as recorded.
+
+    A visible caveat (:data:`WHATIF_CAVEAT`, ``panel.caveat``) says what the model's column is:
+    an association learnt from observational records, not the effect of changing the factor.
     """
 
     def __init__(self, cohort, model, scaler, variables, outcomes, patient_id: int, max_len=None):
@@ -87,11 +100,14 @@ class WhatIfPanel(W.VBox):
         self.smoker = W.Checkbox(value=bool(row["smoker"]), description="smoker")
         self.table = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(width="420px"))
+        self.caveat = W.HTML(WHATIF_CAVEAT, layout=W.Layout(max_width="640px", border="1px solid #d08000",
+                                                            padding="4px"))
         self.model_risk: dict[str, float] = {}
         self.true_risk: dict[str, float] = {}
         for c in self.controls:
             c.observe(lambda _c: self.update(), names="value")
-        super().__init__([W.HBox([W.VBox([self.patient, *self.controls]), W.VBox([self.table, self.image])])])
+        super().__init__([self.caveat,
+                          W.HBox([W.VBox([self.patient, *self.controls]), W.VBox([self.table, self.image])])])
         self.update()
 
     @property
@@ -131,7 +147,7 @@ class WhatIfPanel(W.VBox):
         base = self.cohort.patients.set_index("patient_id").loc[pid]
         rows = "".join(f"<tr><td>{o}</td><td>{self.model_risk[o]:.3f}</td><td>{self.true_risk[o]:.3f}</td>"
                        f"<td>{base[f'risk_{o}']:.3f}</td></tr>" for o in self.outcomes)
-        self.table.value = ("<table><tr><th>outcome</th><th>model</th><th>true (what-if)</th>"
+        self.table.value = ("<table><tr><th>outcome</th><th>model (association)</th><th>true (what-if)</th>"
                             f"<th>true (as recorded)</th></tr>{rows}</table>")
         import matplotlib.pyplot as plt
 

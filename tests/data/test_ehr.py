@@ -103,3 +103,37 @@ def test_history_and_errors(cohort):
         cohort.risk("stroke")
     with pytest.raises(ConfigError):
         simulate_ehr(100, rates={"diabetes": 0.1})
+
+
+def test_risk_is_looked_up_by_patient_id_so_misalignment_is_caught(cohort):
+    import dataclasses
+
+    from medbench.errors import DataError
+
+    ids = np.array([17, 3, 4000, 3])
+    np.testing.assert_array_equal(cohort.risk("cvd", patient_ids=ids),
+                                  cohort.patients.set_index("patient_id").loc[ids, "risk_cvd"].to_numpy())
+    # a patients table in another row order gives the same answer by id (positions would not)
+    shuffled = dataclasses.replace(cohort, patients=cohort.patients.sample(frac=1, random_state=0))
+    np.testing.assert_array_equal(shuffled.risk("cvd", patient_ids=ids), cohort.risk("cvd", patient_ids=ids))
+    assert not np.array_equal(shuffled.risk("cvd")[ids], cohort.risk("cvd", patient_ids=ids))
+    np.testing.assert_array_equal(cohort.labels(["cvd"], patient_ids=ids)[:, 0], cohort.patients["cvd"].to_numpy()[ids])
+    with pytest.raises(DataError, match="not in this cohort"):
+        cohort.risk("diabetes", patient_ids=[cohort.n_patients + 5])  # a position or another cohort's id
+    with pytest.raises(DataError):
+        cohort.at_risk("diabetes", patient_ids=[-1])
+
+
+def test_patients_already_treated_are_not_at_risk_of_an_incident_diagnosis(cohort):
+    from medbench.data.ehr import PREVALENT_TREATMENT
+
+    lat = cohort.latent.set_index("patient_id")
+    for outcome, med in PREVALENT_TREATMENT.items():
+        at_risk = cohort.at_risk(outcome)
+        np.testing.assert_array_equal(at_risk, lat[f"{med}_start"].isna().to_numpy())
+        assert 0.05 < 1 - at_risk.mean() < 0.35  # about 12% (metformin) and 19% (antihypertensive)
+        # the ones on treatment had the disease's marker high: their outcome rate is higher
+        assert cohort.patients[outcome][~at_risk].mean() > cohort.patients[outcome][at_risk].mean()
+    assert cohort.at_risk("cvd").all()
+    ids = np.array([5, 1, 2])
+    np.testing.assert_array_equal(cohort.at_risk("diabetes", patient_ids=ids), cohort.at_risk("diabetes")[ids])

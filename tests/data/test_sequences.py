@@ -128,3 +128,17 @@ def test_feature_selection_and_pca(cohort, prepared):
     pca = StepPCA(5).fit(data["train"])
     z = pca.transform(data["test"])
     assert z.X.shape[-1] == 5 and (z.X[~z.mask] == 0).all()
+
+
+def test_at_risk_travels_with_subsets_and_gives_the_evaluation_mask():
+    from medbench.data.sequences import SequenceData
+
+    n = 4
+    d = SequenceData(np.zeros((n, 2, 3), np.float32), np.ones(n, np.int64), np.ones((n, 2), bool),
+                     np.zeros((n, 2), np.float32), np.zeros((n, 2), np.float32), np.arange(n), ["a", "b", "c"],
+                     ["x", "y"], ["v"], at_risk=np.array([[1, 0], [1, 1], [0, 1], [1, 1]], bool))
+    np.testing.assert_array_equal(d.eval_mask("y"), [False, True, True, True])
+    sub = d.subset([2, 0])
+    np.testing.assert_array_equal(sub.eval_mask("x"), [False, True])
+    d.at_risk = None
+    assert d.eval_mask("x").all() and d.subset([1]).at_risk is None

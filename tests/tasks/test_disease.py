@@ -56,6 +56,18 @@ def test_prepare_ehr_splits_patients_without_leakage(ehr):
     assert data["train"].X.shape[1] <= 8
 
 
+def test_prepare_ehr_marks_prevalent_patients_out_of_the_incident_outcomes(ehr):
+    cohort, _, data, _ = ehr
+    for d in data.values():
+        assert d.at_risk.shape == d.y.shape
+        for j, o in enumerate(OUTCOMES):
+            np.testing.assert_array_equal(d.at_risk[:, j], cohort.at_risk(o, patient_ids=d.patient_ids))
+    test = data["test"]
+    on_metformin = cohort.latent.set_index("patient_id").loc[test.patient_ids, "metformin_start"].notna().to_numpy()
+    np.testing.assert_array_equal(test.eval_mask("diabetes"), ~on_metformin)
+    assert test.eval_mask("cvd").all()
+
+
 def test_baselines_and_patient_level_cross_validation(ehr):
     cohort, splits, data, _ = ehr
     agg = {k: aggregate_features(cohort.observations, cohort.patients, splits[k], VARS) for k in ("train", "test")}
@@ -66,6 +78,12 @@ def test_baselines_and_patient_level_cross_validation(ehr):
     cv = disease.cross_validate_logreg(agg["train"], cohort.patients.set_index("patient_id"), OUTCOMES, k=3, seed=0)
     assert list(cv.index) == [1, 2, 3] and list(cv.columns) == list(OUTCOMES)
     assert cv.notna().all().all() and ((cv > 0) & (cv < 1)).all().all()
+    # scoring only the at-risk patients changes the diabetes folds, not CVD (everyone is at risk of it)
+    at_risk = pd.DataFrame({o: cohort.at_risk(o) for o in OUTCOMES}, index=cohort.patients["patient_id"])
+    cv_risk = disease.cross_validate_logreg(agg["train"], cohort.patients.set_index("patient_id"), OUTCOMES, k=3,
+                                            seed=0, at_risk=at_risk)
+    pd.testing.assert_series_equal(cv_risk["cvd"], cv["cvd"])
+    assert not cv_risk["diabetes"].equals(cv["diabetes"])
 
 
 def test_train_recurrent_selects_by_validation_auroc(ehr):

@@ -9,7 +9,9 @@ import pytest
 
 pytest.importorskip("lifelines")
 
-from medbench.data.survival_cohorts import load_cohort, survival_split  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from medbench.data.survival_cohorts import SurvivalData, load_cohort, survival_split  # noqa: E402
 from medbench.errors import ConfigError  # noqa: E402
 from medbench.metrics import cindex  # noqa: E402
 from medbench.tasks.survival import compare_on_cohort, fit_cox, fit_neural_cox, neural_risk  # noqa: E402
@@ -58,6 +60,34 @@ def test_compare_on_cohort_holds_out_patients():
     assert row["test patients"] == pytest.approx(0.3 * 228, abs=1)
     assert 0.5 < row["Cox c-index"] < 0.8 and 0.0 <= row["neural Cox c-index"] <= 1.0
     assert "coef" in cox.summary
+    # bootstrap intervals around each c-index and the paired difference, on the same resamples
+    for name in ("Cox c-index", "neural Cox c-index", "neural - Cox"):
+        assert row[f"{name} low"] < row[name] < row[f"{name} high"], name
+    assert row["neural - Cox"] == pytest.approx(row["neural Cox c-index"] - row["Cox c-index"])
+    assert row["Cox c-index high"] - row["Cox c-index low"] > 0.04  # 68 test patients: not a narrow interval
+
+
+def test_cindex_ci_and_the_proportional_hazards_test():
+    from medbench.tasks.survival import cindex_ci
+
+    data = load_cohort("gbsg2")
+    train, test = survival_split(data, seed=0)
+    cox = fit_cox(train)
+    c, lo, hi = cindex_ci(test.time, cox.risk(test.X), test.event, n_boot=50, seed=0)
+    assert c == pytest.approx(cindex(test.time, cox.risk(test.X), test.event)) and lo < c < hi
+    assert cindex_ci(test.time, cox.risk(test.X), test.event, n_boot=50, seed=0) == (c, lo, hi)  # seeded
+    ph = cox.ph_test()
+    assert set(ph.index) == set(train.X.columns) and ph["p"].between(0, 1).all()
+    # a covariate whose effect reverses halfway through follow-up violates proportional hazards
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    t1 = rng.exponential(1 / np.exp(1.5 * x))
+    t2 = 1.0 + rng.exponential(1 / np.exp(-1.5 * x))
+    time = np.where(t1 < 1.0, t1, t2)
+    frame = pd.DataFrame({"x": x})
+    fake = SurvivalData(frame, time, np.ones(n, int), frame, "fake", "simulated")
+    assert fit_cox(fake).ph_test().loc["x", "p"] < 0.001
 
 
 def test_survival_module_left_the_top_level():

@@ -52,3 +52,13 @@ def test_whatif_moves_model_and_true_risk(setup):
     np.testing.assert_allclose(rows[rows["variable"] == "sbp"]["value"].to_numpy(), orig["value"].to_numpy() + 30)
     panel.sbp.value = 0
     assert panel.model_risk == pytest.approx(base_model)
+
+
+def test_whatif_shows_the_association_not_causation_caveat(setup):
+    from medbench.widgets.patient_explorer import WHATIF_CAVEAT
+
+    cohort, data, scaler, model = setup
+    panel = WhatIfPanel(cohort, model, scaler, VARS, OUTCOMES, int(data["test"].patient_ids[0]), max_len=12)
+    assert panel.children[0] is panel.caveat and panel.caveat.value == WHATIF_CAVEAT  # first thing shown
+    assert "not causation" in panel.caveat.value
+    assert "association" in panel.table.value
