@@ -83,9 +83,9 @@ def _cmd_train_segmentation(args) -> int:
 
     import torch
 
-    from medbench.tasks.segmentation import load_config, run
+    from medbench.tasks.segmentation import SegConfig, run
 
-    cfg = load_config(args.config, args.set or ())
+    cfg = SegConfig.from_yaml(args.config, args.set or ())
     res = run(cfg, progress=args.progress)
     if int(os.environ.get("RANK", 0)) == 0:
         metrics = _save_segmentation_run(res, Path(args.out or cfg.out_dir or "segmentation_run"))

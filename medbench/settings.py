@@ -53,6 +53,58 @@ def parse_override(item: str, option: str = "--set") -> tuple[str, object]:
     return key.strip(), parse_value(value)
 
 
+class TaskConfig:
+    """Base of a task's ``@dataclass`` config: dicts, YAML files and ``KEY=VALUE`` overrides.
+
+    Subclasses are dataclasses whose ``__post_init__`` validates the values; this class adds
+    the ways to build and copy them, so every ``medbench train <task>`` reads its config alike.
+    """
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        """Build from a dict; unknown keys raise :class:`ConfigError` naming the valid ones."""
+        import dataclasses
+
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} key(s) {unknown}; valid keys: {sorted(names)}")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path, overrides=()):
+        """Read a YAML (or JSON) file of config keys, then apply ``KEY=VALUE`` overrides (:func:`parse_value`).
+
+        Raises:
+            DataNotFoundError: the file does not exist. ConfigError: bad YAML, keys or values.
+        """
+        import yaml
+
+        from medbench.errors import DataNotFoundError
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataNotFoundError(f"config file {path} does not exist; write a YAML file with {cls.__name__} keys "
+                                    f"(see its docstring), e.g. 'epochs: 40'")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of {cls.__name__} keys, got {type(d).__name__}")
+        return cls.from_dict({**d, **dict(parse_override(item) for item in overrides)})
+
+    def to_dict(self) -> dict:
+        """Plain values (tuples as lists), ready for YAML or JSON."""
+        import dataclasses
+
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes):
+        """A copy with some keys changed (validated like :meth:`from_dict`)."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> int:
     """Seed Python, NumPy and torch (all devices) and ask torch for deterministic kernels.
 

@@ -26,8 +26,14 @@
 #   two scores every segmentation paper reports: **Dice** (overlap) and **HD95** (boundary
 #   error in millimetres).
 #
+# - honest evaluation: **validation** volumes choose the model, **test** volumes are scored once,
+#   beside the floor any model must clear (an atlas that never looks at the image).
+#
 # **Prerequisites:** chapters 01 (images, HU, windows, the SliceViewer) and 02 (training
 # with `medbench.training.fit`, the TrainingPanel). No GPU, no internet.
+#
+# **Run time** at the `default` parameters on a 2-core laptop CPU: about 2-4 minutes (most of it
+# the 80 training epochs); the `smoke` profile runs in under a minute.
 #
 # By default the data are synthetic CT phantoms of the chest and upper abdomen whose ground
 # truth is known exactly. Set `dataset = "brain"` for grey/white-matter/CSF segmentation of
@@ -38,7 +44,8 @@
 seed = 0  # random seed for data, weights and crops
 dataset = "phantom"  # "phantom", "brain" or "msd:<task folder in <data dir>/msd/>"
 n_train = 12  # training volumes (phantom / brain)
-n_val = 4  # held-out volumes
+n_val = 4  # validation volumes: they choose the model (best epoch with validate_every_epoch)
+n_test = 4  # test volumes: scored once, at the end
 grid = "64x64x40"  # phantom grid in voxels over a fixed 384 x 384 x 320 mm field of view
 model_name = "unet"  # unet, basicunet, unetr, swinunetr (the transformers want a GPU)
 channels = "16,32,64,128"  # network width per level
@@ -51,7 +58,7 @@ roi_size = "48x48x32"  # training crop size, also the sliding-window ROI (voxels
 overlap = 0.25  # sliding-window overlap
 precision = "auto"  # "auto": bf16 autocast where the CPU supports it, else fp32
 keep_largest = True  # keep only the largest connected component of each structure
-validate_every_epoch = False  # sliding-window validation Dice after each epoch (curves, best epoch; ~40 % slower)
+validate_every_epoch = False  # validation Dice after each epoch, best epoch kept (~40 % slower); False keeps the final epoch
 interactive = True  # build the widgets (reports embed their state too)
 
 # %%
@@ -75,7 +82,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 cfg = seg.config_from_parameters(
     dataset=dataset, grid=grid, channels=channels, roi_size=roi_size, schedule=schedule, model_name=model_name,
-    n_train=n_train, n_val=n_val, epochs=epochs, lr=lr, batch_size=batch_size, num_samples=num_samples,
+    n_train=n_train, n_val=n_val, n_test=n_test, epochs=epochs, lr=lr, batch_size=batch_size, num_samples=num_samples,
     overlap=overlap, precision=precision, keep_largest=keep_largest, validate_every_epoch=validate_every_epoch,
     seed=seed,
 )  # dataset="brain" keeps every component: CSF is not one connected piece
@@ -84,15 +91,18 @@ cfg = seg.config_from_parameters(
 # ## 1. Data
 #
 # Each case is a dict `{"image": (1, X, Y, Z), "label": (1, X, Y, Z)}`. The phantom is
-# generated on a 64 × 64 × 40 grid of 6 × 6 × 8 mm voxels (the same 384 × 384 × 320 mm field
-# of view as the full-resolution phantom, 1/12 of the voxels): small enough for a CPU, large
-# enough that a spleen still has ~500 voxels. Lesions are switched off; body, fat and bone
-# count as background.
+# generated on a 64 × 64 × 40 grid of 6 × 6 × 8 mm voxels: the same 384 × 384 × 320 mm field of
+# view as the phantom's default 96 × 96 × 64 grid of 4 × 4 × 5 mm voxels, with
+# $163\,840 / 589\,824 \approx 1/3.6$ of its voxels — small enough for a CPU, large enough that a
+# spleen still has ~500 voxels. Lesions are switched off; body, fat and bone count as
+# background. The cases fall into three disjoint sets: **training** (the network learns from
+# them), **validation** (they choose the model) and **test** (scored once, at the end, and never
+# used for any decision).
 
 # %%
 t0 = time.perf_counter()
 data = seg.build_dataset(cfg)
-print(f"{len(data.train)} training and {len(data.val)} validation volumes from {data.source} "
+print(f"{len(data.train)} training, {len(data.val)} validation and {len(data.test)} test volumes from {data.source} "
       f"({time.perf_counter() - t0:.1f} s); spacing {data.spacing} mm")
 if data.kind == "array":
     counts = pd.DataFrame(
@@ -142,7 +152,10 @@ print("one batch:", {k: tuple(v.shape) for k, v in batch.items() if hasattr(v, "
 # (soft Dice over all classes + cross-entropy). `SlidingWindowModel` wraps the network so that
 # in evaluation mode it predicts whole volumes with `sliding_window_inference` (Gaussian
 # weighting of overlapping windows); `medbench.training.fit` runs the loop (one-cycle AdamW, 80 epochs,
-# bf16 autocast on CPUs with AVX512-BF16/AMX, best epoch by validation Dice).
+# bf16 autocast on CPUs with AVX512-BF16/AMX). Which weights are kept: with
+# `validate_every_epoch` the epoch of best **validation** Dice; without it (the default) the
+# **final** epoch, so that no choice is made at all — never the epoch of lowest *training* loss,
+# and never anything chosen on the test volumes.
 
 # %%
 model = seg.build_model(data, cfg)
@@ -152,7 +165,9 @@ print(f"{cfg.model}: {n_params / 1e6:.2f} M parameters, input channels {seg.in_c
 history = seg.train(model, train_loader, val_loader if cfg.validate_every_epoch else None, cfg=cfg,
                     n_classes=data.n_classes)
 train_seconds = history.train_seconds
-print(f"trained {len(history)} epochs in {train_seconds:.0f} s ({history.precision}); best epoch {history.best_epoch}")
+kept = (f"epoch {history.best_epoch} (best validation Dice)" if cfg.validate_every_epoch
+        else f"the final epoch ({len(history)}), no selection")
+print(f"trained {len(history)} epochs in {train_seconds:.0f} s ({history.precision}); weights kept: {kept}")
 plot_history(history, title="training");
 
 # %% [markdown]
@@ -174,25 +189,54 @@ if interactive:
     display(panel)
 
 # %% [markdown]
-# ## 4. Evaluation on held-out volumes
+# ## 4. Evaluation: validation, then test once, beside the atlas floor
 #
-# Every validation volume is predicted by sliding window, post-processed (argmax, then the
-# largest connected component of each structure) and scored with `monai.metrics`: Dice =
-# 2|P∩T| / (|P|+|T|); HD95 = the 95th percentile of the distances (mm) between the two
-# surfaces, taken both ways — robust to a few stray voxels, unlike the maximum.
+# Every volume is predicted by sliding window, post-processed (argmax, then the largest
+# connected component of each structure) and scored with `monai.metrics`:
+#
+# $$\mathrm{Dice}(P, T) = \frac{2\,|P \cap T|}{|P| + |T|}, \qquad
+# \mathrm{HD95}(P, T) = \max\big(\operatorname{P}_{95}\{d(p, \partial T)\}_{p \in \partial P},\;
+# \operatorname{P}_{95}\{d(t, \partial P)\}_{t \in \partial T}\big)$$
+#
+# (HD95 in mm, robust to a few stray voxels, unlike the maximum). An organ the model misses
+# entirely has Dice 0 and **no** HD95: it is counted in `n_missed_organs` and listed, never
+# silently dropped from the mean.
+#
+# The **atlas** baseline uses no image at all: each voxel gets the label most training volumes
+# have there. It shows what position alone is worth on phantoms that share one grid.
 
 # %%
-result = seg.evaluate(model, val_ds, data.structures, data.spacing, keep_largest=cfg.keep_largest,
-                      precision=cfg.precision)
-summary = result.summary()
-summary.loc["mean"] = [result.mean_dice, result.mean_hd95]
+eval_kw = dict(keep_largest=cfg.keep_largest, precision=cfg.precision)
+val_result = seg.evaluate(model, val_ds, data.structures, data.spacing, **eval_kw)
+test_ds = seg.eval_dataset(data.test, data, cfg)
+result = seg.evaluate(model, test_ds, data.structures, data.spacing, **eval_kw)  # the one look at test
+atlas_result = seg.evaluate_atlas(data, test_ds)  # None for MSD files (not on one grid)
+summary = result.summary().rename(columns={"dice": "test Dice", "hd95_mm": "test HD95 (mm)"})
+summary["validation Dice"] = val_result.summary()["dice"]
+if atlas_result is not None:
+    summary["atlas Dice (test)"] = atlas_result.summary()["dice"]
+summary.loc["mean"] = summary.mean()
+summary.loc["mean", "test HD95 (mm)"] = result.mean_hd95
 summary.round(3)
 
-# %%
-plot_scores(result.table, title=f"{len(val_ds)} held-out volumes");
+# %% [markdown]
+# **What the numbers mean.** The test column is the chapter's headline: volumes that played no
+# part in training or in any choice. Validation and test Dice should agree within the noise of a
+# few volumes; a validation score far above test would mean the choices overfit the validation
+# set. The atlas column is the floor: lungs and liver sit in roughly the same place in every
+# phantom, so position alone already scores a fair Dice there, while the small, mobile organs
+# (spleen, kidneys) need the image. The gap between the atlas and the UNet is what the network
+# learnt from the pixels.
 
 # %%
-metrics = seg.result_metrics(result, history)
+print(f"missed organs on test: {result.n_missed}")
+result.missed_organs()
+
+# %%
+plot_scores(result.table, title=f"{len(test_ds)} test volumes");
+
+# %%
+metrics = seg.result_metrics(result, history, val_result, atlas_result)
 for name, value in metrics.items():
     medbench.record(name, value)
 
@@ -206,11 +250,11 @@ result.postprocessing_gain().round(3)
 # %% [markdown]
 # ## 5. Truth against prediction
 #
-# The worst held-out case (lowest mean Dice), axial slices and the SliceViewer in compare mode.
+# The worst test case (lowest mean Dice), axial slices and the SliceViewer in compare mode.
 
 # %%
 worst = result.worst_case()
-shown_image = (np.asarray(next(c for c in data.val if c["case"] == worst)["image"][0]) if data.kind == "array"
+shown_image = (np.asarray(next(c for c in data.test if c["case"] == worst)["image"][0]) if data.kind == "array"
                else np.asarray(result.images[worst][0]))  # HU for generated CT; MSD shows the windowed input
 plot_overlays(shown_image, result.labels[worst], result.predictions[worst], data.structures, spacing=data.spacing,
               window=(-400, 400) if data.kind == "array" and data.modality == "ct" else None,
@@ -226,7 +270,8 @@ if interactive:
 # %% [markdown]
 # ## 6. Sliding-window inference: ROI and overlap
 #
-# Pick a case, an ROI and an overlap and run inference. Smaller windows see less context and
+# Pick a validation case, an ROI and an overlap and run inference (explore on validation
+# volumes: the test volumes have had their one look). Smaller windows see less context and
 # need more forward passes; more overlap costs more windows but blends seams away.
 
 # %%
@@ -255,3 +300,31 @@ if interactive:
 # - For scale: `medbench train segmentation --config FILE.yaml` runs this pipeline from a
 #   config, and `torchrun --nproc_per_node=N -m medbench.cli train segmentation --config FILE.yaml`
 #   trains it with DDP.
+#
+# > **Common mistakes.** Picking the best epoch (or the post-processing, or the ROI) on the
+# > volumes you then report: the score is then optimistic by the amount of the choice. Averaging
+# > HD95 with `nanmean` so that a missed organ simply disappears from the mean. Flipping
+# > left-right as augmentation when the labels say *left* and *right*. Comparing a model with
+# > nothing: without the atlas floor, "Dice 0.6" sounds like something.
+#
+# ## References
+#
+# - MONAI Consortium, *MONAI: Medical Open Network for AI* (UNet, DiceCELoss,
+#   `sliding_window_inference`, `compute_dice`, `compute_hausdorff_distance`):
+#   https://docs.monai.io
+# - Ronneberger, Fischer & Brox (2015), *U-Net: Convolutional networks for biomedical image
+#   segmentation*, MICCAI; Çiçek et al. (2016), *3D U-Net*, MICCAI.
+# - Milletari, Navab & Ahmadi (2016), *V-Net* (the soft Dice loss), 3DV.
+# - Dice (1945), *Measures of the amount of ecologic association between species*, Ecology 26;
+#   Huttenlocher, Klanderman & Rucklidge (1993), *Comparing images using the Hausdorff
+#   distance*, IEEE TPAMI (HD95 is its 95th-percentile variant, as in the Medical Segmentation
+#   Decathlon: Antonelli et al. 2022, Nature Communications).
+# - Maier-Hein et al. (2018), *Why rankings of biomedical image analysis competitions should be
+#   interpreted with care*, Nature Communications (missing predictions and metric choice).
+# - Phantom intensities (HU) and shapes: `medbench/data/phantom.py`, with its sources; brain:
+#   the MNI152 2009 template shipped with nilearn.
+# - Every number in this chapter is computed above from the phantoms generated with `seed`.
+#
+# **Exercises** for this chapter will live in `notebooks/exercises/` (nbgrader format); they are
+# not written yet.
+

@@ -6,7 +6,7 @@ the structure names of label ids ``1..n`` and the modality (``"ct"`` or ``"mri"`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -29,7 +29,7 @@ class SegData:
     """Cases of one segmentation task, before transforms.
 
     Attributes:
-        train, val: lists of case dicts, ``{"image": ..., "label": ..., "case": name}``;
+        train, val, test: lists of case dicts, ``{"image": ..., "label": ..., "case": name}``;
             ``image``/``label`` are ``(1, X, Y, Z)`` MetaTensors (``kind="array"``) or file
             paths (``kind="file"``).
         structures: names of label ids ``1..n`` (id 0 is background).
@@ -37,6 +37,8 @@ class SegData:
         kind: ``"array"`` or ``"file"``.
         spacing: voxel spacing in mm of the volumes the network sees.
         source: a line saying where the data came from.
+
+    ``val`` chooses the model (best epoch, settings); ``test`` is scored once, at the end.
     """
 
     train: list[dict]
@@ -46,15 +48,16 @@ class SegData:
     kind: str
     spacing: tuple[float, float, float]
     source: str = ""
+    test: list[dict] = field(default_factory=list)
 
     @property
     def n_classes(self) -> int:
         return len(self.structures) + 1
 
-    def split(self, n_train: int) -> "SegData":
-        """The first ``n_train`` cases (of ``train + val``) for training, the rest for validation."""
-        cases = self.train + self.val
-        return replace(self, train=cases[:n_train], val=cases[n_train:])
+    def split(self, n_train: int, n_val: int) -> "SegData":
+        """Cases in order (of ``train + val + test``): ``n_train`` for training, ``n_val`` for validation, the rest test."""
+        cases = self.train + self.val + self.test
+        return replace(self, train=cases[:n_train], val=cases[n_train:n_train + n_val], test=cases[n_train + n_val:])
 
 
 def _array_case(image: np.ndarray, label: np.ndarray, affine, name: str) -> dict:
@@ -109,13 +112,15 @@ def brain_cases(n: int, *, seed: int = 0, shape=None) -> SegData:
                    "medbench.data.brain.deformed_brain (MNI152 2009 template from nilearn, deformed)")
 
 
-def msd_cases(folder: str, n_train: int, n_val: int, *, seed: int = 0, pixdim=(3.0, 3.0, 4.0)) -> SegData:
+def msd_cases(folder: str, n_train: int, n_val: int, n_test: int = 0, *, seed: int = 0,
+              pixdim=(3.0, 3.0, 4.0)) -> SegData:
     """An MSD task folder's training cases (file paths), split by patient with :func:`load_msd_task`.
 
     Args:
         folder: a task folder name in ``<data dir>/msd/`` (``"Task09_Spleen"``) or a path.
-        n_train, n_val: at most this many cases on each side (the split fraction is
-            ``n_val / (n_train + n_val)``).
+        n_train, n_val, n_test: at most this many cases on each side; the held-out share is
+            ``(n_val + n_test) / (n_train + n_val + n_test)`` of the patients, its first ``n_val``
+            cases validate and the rest are the test cases.
         pixdim: the spacing (mm) the pipelines resample to.
     """
     from medbench.data.msd import load_msd_task, msd_task_folder, msd_task_info
@@ -125,10 +130,13 @@ def msd_cases(folder: str, n_train: int, n_val: int, *, seed: int = 0, pixdim=(3
                           "<data dir>/msd/) or 'msd:/path/to/Task09_Spleen'")
     path = msd_task_folder(folder)
     structures, modality = msd_task_info(path)
-    train, val = load_msd_task(path, val_fraction=n_val / (n_train + n_val), seed=seed)
+    held = n_val + n_test
+    train, rest = load_msd_task(path, val_fraction=held / (n_train + held), seed=seed)
     train = [dict(d, case=d["patient_id"]) for d in train[:n_train]]
-    val = [dict(d, case=d["patient_id"]) for d in val[:n_val]]
-    if not train or not val:
-        raise DataError(f"{path}: need at least one training and one validation case, got {len(train)} and {len(val)}")
+    rest = [dict(d, case=d["patient_id"]) for d in rest]
+    val, test = rest[:n_val], rest[n_val:held]
+    if not train or not val or (n_test and not test):
+        raise DataError(f"{path}: need at least one training, one validation{' and one test' if n_test else ''} "
+                        f"case, got {len(train)}, {len(val)} and {len(test)}")
     return SegData(train, val, structures, modality, "file", tuple(float(p) for p in pixdim),
-                   f"Medical Segmentation Decathlon folder {path}")
+                   f"Medical Segmentation Decathlon folder {path}", test)

@@ -31,12 +31,12 @@ from medbench.metrics.classification import (
     specificity,
     torch_metric,
 )
-from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95
+from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95, score_case
 from medbench.metrics.survival import cindex
 
 __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
     "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
-    "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "cindex",
+    "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
     "calibration_slope_intercept",
 ]

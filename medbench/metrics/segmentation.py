@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["DiceTracker", "SegResult", "dice_hd95"]
+__all__ = ["DiceTracker", "SegResult", "dice_hd95", "score_case"]
 
 
 def dice_hd95(pred: torch.Tensor, label: torch.Tensor, n_classes: int,
@@ -46,6 +46,28 @@ def dice_hd95(pred: torch.Tensor, label: torch.Tensor, n_classes: int,
     return dice, hd
 
 
+def score_case(name: str, structures: Sequence[str], pred, label, spacing: Sequence[float], raw=None) -> list[dict]:
+    """One row per structure of one case: ``dice``, ``hd95_mm``, ``missed``, ``dice_argmax``.
+
+    Args:
+        name: the case name.
+        structures: names of label ids ``1..n``.
+        pred, label: integer label maps ``(1, X, Y, Z)``.
+        spacing: voxel size in mm.
+        raw: the prediction before post-processing (its Dice is ``dice_argmax``); ``None``: ``pred``.
+
+    ``missed`` is True when the structure is in the truth but nowhere in the prediction: its
+    HD95 is undefined (NaN), so a mean over HD95 must say how many structures it leaves out.
+    """
+    n_classes = len(structures) + 1
+    dice, hd = dice_hd95(pred, label, n_classes, spacing)
+    dice_raw = dice if raw is None else dice_hd95(raw, label, n_classes, spacing)[0]
+    p, y = np.asarray(pred), np.asarray(label)
+    return [{"case": name, "structure": s, "dice": float(d), "hd95_mm": float(h),
+             "missed": bool((y == i + 1).any() and not (p == i + 1).any()), "dice_argmax": float(r)}
+            for i, (s, d, h, r) in enumerate(zip(structures, dice, hd, dice_raw))]
+
+
 class DiceTracker:
     """Stateful mean Dice (argmax, no post-processing) for ``fit(metrics={"dice": DiceTracker(n)})``.
 
@@ -77,8 +99,9 @@ class SegResult:
     """Per-case, per-structure scores of a segmentation model (what :func:`medbench.tasks.segmentation.evaluate` returns).
 
     Attributes:
-        table: ``pandas.DataFrame``, one row per (case, structure): ``case``, ``structure``,
-            ``dice``, ``hd95_mm`` (after post-processing) and ``dice_argmax`` (argmax only).
+        table: ``pandas.DataFrame``, one row per (case, structure) from :func:`score_case`:
+            ``case``, ``structure``, ``dice``, ``hd95_mm``, ``missed`` (after post-processing) and
+            ``dice_argmax`` (argmax only).
         predictions: ``{case: (1, X, Y, Z) uint8 label map}`` after post-processing.
         images, labels: the evaluated (transformed) volumes ``(C, X, Y, Z)`` / ``(1, X, Y, Z)``.
         seconds_per_volume: mean sliding-window inference time per volume (post-processing excluded).
@@ -109,4 +132,15 @@ class SegResult:
 
     @property
     def mean_hd95(self) -> float:
-        return float(np.nanmean(self.table["hd95_mm"].to_numpy(dtype=float)))
+        """Mean HD95 (mm) over the structures found; the missed ones are counted by :attr:`n_missed`."""
+        hd = self.table["hd95_mm"].to_numpy(dtype=float)
+        return float(np.nanmean(hd)) if np.isfinite(hd).any() else float("nan")
+
+    @property
+    def n_missed(self) -> int:
+        """Structures present in the truth but absent from the prediction, over all cases."""
+        return int(self.table["missed"].sum())
+
+    def missed_organs(self):
+        """The (case, structure) rows of missed structures (a ``DataFrame``, empty when none)."""
+        return self.table.loc[self.table["missed"], ["case", "structure"]].reset_index(drop=True)

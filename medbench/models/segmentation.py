@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from medbench.errors import ConfigError
 
-__all__ = ["SEGMENTATION_MODELS", "SlidingWindowModel", "segmentation_net"]
+__all__ = ["SEGMENTATION_MODELS", "MajorityAtlas", "SlidingWindowModel", "segmentation_net"]
 
 SEGMENTATION_MODELS = ("unet", "basicunet", "unetr", "swinunetr")
 
@@ -92,3 +93,39 @@ def segmentation_net(name: str = "unet", spatial_dims: int = 3, in_channels: int
         return nets.SwinUNETR(in_channels=in_channels, out_channels=num_classes, feature_size=12,
                               depths=(2, 2, 2, 2), num_heads=(3, 6, 12, 24))
     raise ConfigError(f"model {name!r} is unknown; use one of {', '.join(SEGMENTATION_MODELS)}")
+
+
+class MajorityAtlas:
+    """The baseline that never looks at the image: each voxel gets its most frequent training label.
+
+    A floor for any segmentation model on data whose anatomy sits at the same place in every
+    volume (generated phantoms and brains on one grid): what position alone achieves.
+
+    Attributes (after :meth:`fit`):
+        atlas_: ``(1, X, Y, Z)`` uint8 label map.
+    """
+
+    def __init__(self, n_classes: int):
+        if n_classes < 2:
+            raise ConfigError(f"n_classes must be >= 2 (with background), got {n_classes}")
+        self.n_classes = int(n_classes)
+
+    def fit(self, labels: Sequence) -> "MajorityAtlas":
+        """Vote over training label maps, each ``(1, X, Y, Z)`` (or ``(X, Y, Z)``) on one grid."""
+        maps = [np.asarray(lab).reshape(np.shape(lab)[-3:]) for lab in labels]
+        if not maps or len({m.shape for m in maps}) != 1:
+            raise ConfigError("MajorityAtlas needs at least one training label map, all on one grid; got shapes "
+                              f"{sorted({m.shape for m in maps})} (resample the volumes to a common grid first)")
+        counts = np.zeros((self.n_classes, *maps[0].shape), np.int32)
+        for m in maps:
+            for c in range(self.n_classes):
+                counts[c] += m == c
+        self.atlas_ = torch.as_tensor(counts.argmax(0).astype(np.uint8))[None]
+        return self
+
+    def predict(self, image=None) -> torch.Tensor:
+        """The atlas ``(1, X, Y, Z)``, whatever the image (it is only taken for the API)."""
+        if not hasattr(self, "atlas_"):
+            raise ConfigError("call fit() before predict()")
+        return self.atlas_.clone()
+

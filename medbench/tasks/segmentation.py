@@ -13,12 +13,10 @@ integers ``0..n_structures`` (0 = background).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,14 +24,15 @@ import torch
 from torch import nn
 
 from medbench.data.segmentation import SegData
-from medbench.errors import ConfigError, DataNotFoundError
-from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95
+from medbench.errors import ConfigError
+from medbench.metrics.segmentation import DiceTracker, SegResult, score_case
 from medbench.models.segmentation import SEGMENTATION_MODELS, SlidingWindowModel
+from medbench.settings import TaskConfig
 from medbench.transforms import labels_from_logits
 
 __all__ = [
     "RunOutput", "SegConfig", "build_dataset", "build_model", "config_from_parameters", "evaluate",
-    "load_config", "make_loaders", "make_pipelines", "predict_volume", "result_metrics", "run", "train",
+    "eval_dataset", "evaluate_atlas", "make_loaders", "make_pipelines", "predict_volume", "result_metrics", "run", "train",
 ]
 
 DATASETS = ("phantom", "brain", "msd:<task folder>")
@@ -45,13 +44,17 @@ CT_CHANNELS = ("soft_tissue", "lung")
 # configuration
 # --------------------------------------------------------------------------------------
 @dataclass
-class SegConfig:
+class SegConfig(TaskConfig):
     """Every knob of the pipeline (the YAML config of ``medbench train segmentation`` has these keys).
+
+    Build it from a dict or a YAML file with :meth:`from_dict` / :meth:`from_yaml` (``KEY=VALUE``
+    overrides parsed as Python literals first: ``lr=2e-3`` is a float).
 
     Attributes:
         dataset: ``"phantom"``, ``"brain"`` or ``"msd:<folder>"`` (a folder name inside
             ``<data dir>/msd/``, or an absolute path).
-        n_train, n_val: number of generated training / validation cases (phantom, brain).
+        n_train, n_val, n_test: generated training / validation / test cases (phantom, brain; at
+            most this many for MSD). Validation chooses the model, test is scored once.
         shape, spacing: grid of generated phantom volumes ``(X, Y, Z)`` voxels and mm.
         brain_shape: grid of the deformed brains (``None``: the loader's default).
         structures: phantom structure names to segment (``None``: :data:`PHANTOM_STRUCTURES`).
@@ -69,7 +72,8 @@ class SegConfig:
         precision: ``"auto"`` (bf16 where the device supports it), ``"bf16"``, ``"fp32"``, ``"amp"``.
         overlap, sw_batch_size: sliding-window inference settings.
         keep_largest: keep the largest connected component of each structure.
-        validate_every_epoch: validate inside ``fit`` (sliding window) for best-epoch selection.
+        validate_every_epoch: validate inside ``fit`` (sliding window) and keep the epoch of best
+            validation Dice; ``False`` keeps the final epoch (no selection at all).
         seed: seed for data generation, weights and crops.
         checkpoint_dir, resume: :func:`medbench.training.fit` checkpointing.
         out_dir: where ``medbench train segmentation`` writes ``metrics.json``, ``per_case.csv``, ``model.pt``.
@@ -78,6 +82,7 @@ class SegConfig:
     dataset: str = "phantom"
     n_train: int = 12
     n_val: int = 4
+    n_test: int = 4
     shape: tuple = (64, 64, 40)
     spacing: tuple = (6.0, 6.0, 8.0)
     brain_shape: tuple | None = (64, 76, 64)
@@ -123,27 +128,11 @@ class SegConfig:
             raise ConfigError(f"overlap must lie in [0, 1), got {self.overlap}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        for name in ("n_train", "n_val", "epochs", "batch_size", "num_samples"):
+        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "num_samples"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "epochs" else 1):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
         self.seed = check_seed(self.seed)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SegConfig":
-        """Build from a dict; unknown keys raise :class:`ConfigError` naming the valid ones."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown segmentation config key(s) {unknown}; valid keys: {sorted(names)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    def replace(self, **changes) -> "SegConfig":
-        """A copy with some keys changed (validated like :meth:`from_dict`)."""
-        return SegConfig.from_dict({**self.to_dict(), **changes})
 
 
 def _sizes(name: str, text: str | Sequence[int], sep: str, n: int | None = None) -> tuple[int, ...]:
@@ -180,31 +169,6 @@ def config_from_parameters(*, grid: str = "64x64x40", channels: str = "16,32,64,
         roi_size=_sizes("roi_size", roi_size, "x", 3), scheduler=None if schedule == "none" else schedule))
 
 
-def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> SegConfig:
-    """Read a YAML (or JSON) config file into a :class:`SegConfig`, then apply ``KEY=VALUE`` overrides.
-
-    Override values are parsed by :func:`medbench.settings.parse_value` (``lr=2e-3`` is a float).
-
-    Raises:
-        DataNotFoundError: the file does not exist. ConfigError: bad keys or values.
-    """
-    import yaml
-
-    from medbench.settings import parse_override
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"segmentation config {path} does not exist; write a YAML file with keys of "
-                                f"medbench.tasks.segmentation.SegConfig (e.g. dataset: phantom, epochs: 40)")
-    try:
-        d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path}: the config must be a mapping of SegConfig keys, got {type(d).__name__}")
-    return SegConfig.from_dict({**d, **dict(parse_override(item) for item in overrides)})
-
-
 def build_dataset(cfg: SegConfig) -> SegData:
     """The cases of ``cfg.dataset`` (see :class:`SegConfig` and :mod:`medbench.data.segmentation`).
 
@@ -214,18 +178,18 @@ def build_dataset(cfg: SegConfig) -> SegData:
     from medbench.data import segmentation as cases
 
     ds = str(cfg.dataset)
-    n = cfg.n_train + cfg.n_val
+    n = cfg.n_train + cfg.n_val + cfg.n_test
     if ds == "phantom":
         data = cases.phantom_cases(n, seed=cfg.seed, shape=cfg.shape, spacing=cfg.spacing, contrast=cfg.contrast,
                                    structures=cfg.structures)
     elif ds == "brain":
         data = cases.brain_cases(n, seed=cfg.seed, shape=cfg.brain_shape)
     elif ds.startswith("msd"):
-        return cases.msd_cases(ds.split(":", 1)[1] if ":" in ds else "", cfg.n_train, cfg.n_val, seed=cfg.seed,
-                               pixdim=cfg.pixdim)
+        return cases.msd_cases(ds.split(":", 1)[1] if ":" in ds else "", cfg.n_train, cfg.n_val, cfg.n_test,
+                               seed=cfg.seed, pixdim=cfg.pixdim)
     else:
         raise ConfigError(f"dataset {ds!r} is unknown; use one of {', '.join(DATASETS)}")
-    return data.split(cfg.n_train)
+    return data.split(cfg.n_train, cfg.n_val)
 
 
 # --------------------------------------------------------------------------------------
@@ -259,21 +223,31 @@ def make_pipelines(data: SegData, cfg: SegConfig):
     return train, get_pipeline(f"{data.modality}_3d_eval", divisible_by=None, **common)
 
 
+def _dataset(cases: list[dict], transform, cache: bool):
+    """``CacheDataset`` (runs the transforms up to the first random one once) or a plain ``Dataset``."""
+    from monai.data import CacheDataset, Dataset
+
+    if cache:
+        return CacheDataset(cases, transform=transform, cache_rate=1.0, num_workers=0, progress=False)
+    return Dataset(cases, transform=transform)
+
+
+def eval_dataset(cases: list[dict], data: SegData, cfg: SegConfig, cache: bool = True):
+    """Whole volumes of ``cases`` (validation or test) through the evaluation pipeline."""
+    return _dataset(cases, make_pipelines(data, cfg)[1], cache)
+
+
 def make_loaders(data: SegData, cfg: SegConfig, cache: bool = True):
-    """Datasets and loaders: ``CacheDataset`` (deterministic head cached once) for training.
+    """Training crops (cached deterministic head, random crops at each read) and validation volumes.
 
     Returns:
         ``(train_loader, val_loader, val_dataset)``; the validation dataset yields whole
-        volumes (deterministic transforms only, cached too).
+        volumes. Test volumes: ``eval_dataset(data.test, data, cfg)``.
     """
-    from monai.data import CacheDataset, DataLoader, Dataset
+    from monai.data import DataLoader
 
     train_tf, eval_tf = make_pipelines(data, cfg)
-    if cache:  # runs the transforms up to the first random one once; random crops run at each read
-        train_ds = CacheDataset(data.train, transform=train_tf, cache_rate=1.0, num_workers=0, progress=False)
-        val_ds = CacheDataset(data.val, transform=eval_tf, cache_rate=1.0, num_workers=0, progress=False)
-    else:
-        train_ds, val_ds = Dataset(data.train, transform=train_tf), Dataset(data.val, transform=eval_tf)
+    train_ds, val_ds = _dataset(data.train, train_tf, cache), _dataset(data.val, eval_tf, cache)
     g = torch.Generator().manual_seed(cfg.seed)
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, num_workers=0, generator=g)
     val_loader = DataLoader(val_ds, batch_size=1, shuffle=False, num_workers=0)
@@ -310,7 +284,8 @@ def train(model: SlidingWindowModel, train_loader, val_loader=None, *, cfg: SegC
     """Train with :func:`medbench.training.fit` (DiceCE, the config's optimiser/schedule/precision).
 
     With a validation loader, ``val_dice`` (sliding window, argmax) is computed every epoch
-    and the best epoch's weights are kept.
+    and the best epoch's weights are kept; without one the final epoch is kept (``fit`` would
+    otherwise restore the epoch of lowest *training* loss).
 
     Returns:
         :class:`medbench.training.History`.
@@ -324,6 +299,8 @@ def train(model: SlidingWindowModel, train_loader, val_loader=None, *, cfg: SegC
     )
     if val_loader is not None:
         kw.update(metrics={"dice": DiceTracker(n_classes)}, monitor="val_dice", mode="max")
+    else:
+        kw.update(restore_best=False)
     kw.update(fit_kw)
     return fit(model, train_loader, val_loader, **kw)
 
@@ -388,20 +365,41 @@ def evaluate(model: nn.Module, val_ds, structures: Sequence[str], spacing: Seque
         times.append(time.perf_counter() - t0)
         pred = labels_from_logits(logits, n_classes, keep_largest)
         lab = torch.as_tensor(item["label"]).to(torch.uint8)
-        dice, hd = dice_hd95(pred, lab, n_classes, spacing)
-        raw, _ = dice_hd95(labels_from_logits(logits, n_classes, False), lab, n_classes, spacing) if keep_largest \
-            else (dice, hd)
-        for s, d, h, r in zip(structures, dice, hd, raw):
-            rows.append({"case": name, "structure": s, "dice": float(d), "hd95_mm": float(h), "dice_argmax": float(r)})
+        raw = labels_from_logits(logits, n_classes, False) if keep_largest else None
+        rows += score_case(name, structures, pred, lab, spacing, raw)
         preds[name] = pred
         images[name] = torch.as_tensor(item["image"]).float()
         labels[name] = lab
     return SegResult(pd.DataFrame(rows), preds, images, labels, float(np.mean(times)) if times else math.nan)
 
 
+def evaluate_atlas(data: SegData, dataset, spacing: Sequence[float] | None = None) -> SegResult | None:
+    """The image-free floor: a :class:`~medbench.models.segmentation.MajorityAtlas` of the training
+    labels scored on ``dataset`` like :func:`evaluate` scores a model.
+
+    Returns:
+        :class:`SegResult`, or ``None`` when the volumes are not on one grid (files such as MSD).
+    """
+    import pandas as pd
+
+    from medbench.models.segmentation import MajorityAtlas
+
+    if data.kind != "array":
+        return None
+    atlas = MajorityAtlas(data.n_classes).fit([c["label"] for c in data.train]).predict()
+    rows, preds, labels = [], {}, {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        name, lab = str(item.get("case", f"case_{i:03d}")), torch.as_tensor(item["label"]).to(torch.uint8)
+        rows += score_case(name, data.structures, atlas, lab, spacing or data.spacing)
+        preds[name], labels[name] = atlas, lab
+    return SegResult(pd.DataFrame(rows), preds, {}, labels, 0.0)
+
+
 @dataclass
 class RunOutput:
-    """What :func:`run` returns: config, data, model, training history and evaluation."""
+    """What :func:`run` returns: config, data, model, history, and scores on test (``result``),
+    validation (``val_result``) and of the atlas baseline on test (``atlas_result``)."""
 
     cfg: SegConfig
     data: SegData
@@ -409,6 +407,8 @@ class RunOutput:
     history: Any
     result: SegResult | None
     metrics: dict = field(default_factory=dict)
+    val_result: SegResult | None = None
+    atlas_result: SegResult | None = None
 
 
 def run(cfg: SegConfig, *, callbacks=(), progress: bool = False, evaluate_on_all_ranks: bool = False) -> RunOutput:
@@ -417,9 +417,11 @@ def run(cfg: SegConfig, *, callbacks=(), progress: bool = False, evaluate_on_all
     Under ``torchrun`` every rank builds the same data and model; ``fit`` shards the crops
     with a ``DistributedSampler`` and averages gradients (DDP); rank 0 evaluates.
 
+    Model selection sees only the validation volumes (``validate_every_epoch``); the test
+    volumes are scored once, after training.
+
     Returns:
-        :class:`RunOutput`; ``metrics`` holds ``mean_dice``, ``dice_<structure>``,
-        ``mean_hd95_mm``, ``train_seconds``, ``inference_seconds_per_volume`` (rank 0).
+        :class:`RunOutput`; ``metrics`` (rank 0): see :func:`result_metrics`.
     """
     from medbench.settings import seed_everything
 
@@ -431,20 +433,31 @@ def run(cfg: SegConfig, *, callbacks=(), progress: bool = False, evaluate_on_all
     history = train(model, train_loader, val_loader if cfg.validate_every_epoch else None, cfg=cfg,
                     n_classes=data.n_classes, callbacks=callbacks, progress=progress)
     history.train_cpu_seconds = time.process_time() - cpu0
-    result, metrics = None, {}
+    out = RunOutput(cfg, data, model, history, None)
     if int(os.environ.get("RANK", 0)) == 0 or evaluate_on_all_ranks:
-        result = evaluate(model, val_ds, data.structures, data.spacing, keep_largest=cfg.keep_largest,
-                          precision=cfg.precision)
-        metrics = result_metrics(result, history)
-    return RunOutput(cfg, data, model, history, result, metrics)
+        test_ds = eval_dataset(data.test, data, cfg)
+        kw = dict(keep_largest=cfg.keep_largest, precision=cfg.precision)
+        out.val_result = evaluate(model, val_ds, data.structures, data.spacing, **kw)
+        out.result = evaluate(model, test_ds, data.structures, data.spacing, **kw)
+        out.atlas_result = evaluate_atlas(data, test_ds)
+        out.metrics = result_metrics(out.result, history, out.val_result, out.atlas_result)
+    return out
 
 
-def result_metrics(result: SegResult, history=None) -> dict:
-    """The chapter's headline metrics from an evaluation (and the training history)."""
+def result_metrics(result: SegResult, history=None, val_result: SegResult | None = None,
+                   atlas_result: SegResult | None = None) -> dict:
+    """The chapter's headline metrics: test scores (``mean_dice``, ``dice_<structure>``,
+    ``mean_hd95_mm`` over found structures, ``n_missed_organs``), ``val_mean_dice``,
+    ``atlas_mean_dice``, training and inference seconds."""
     m = {"mean_dice": result.mean_dice}
     for s, row in result.summary().iterrows():
         m[f"dice_{s}"] = float(row["dice"])
     m["mean_hd95_mm"] = result.mean_hd95
+    m["n_missed_organs"] = result.n_missed
+    if val_result is not None:
+        m["val_mean_dice"] = val_result.mean_dice
+    if atlas_result is not None:
+        m["atlas_mean_dice"] = atlas_result.mean_dice
     if history is not None:
         m["train_seconds"] = float(history.train_seconds)
         if hasattr(history, "train_cpu_seconds"):  # all threads; / cores = wall time on an idle machine

@@ -50,3 +50,21 @@ def test_hd95_by_hand_in_millimetres():
     expected = max(np.percentile(d.min(1), 95), np.percentile(d.min(0), 95))
     assert hd[0] == pytest.approx(expected)
     assert 0 < hd[0] <= 3.0
+
+
+def test_missed_structures_are_counted_not_dropped():
+    import pandas as pd
+
+    from medbench.metrics import SegResult, score_case
+
+    gt = _cube((12, 12, 12), (2, 2, 2), 4) + _cube((12, 12, 12), (7, 7, 7), 3, value=2)
+    pred = _cube((12, 12, 12), (2, 2, 2), 4)  # structure 2 missed entirely
+    rows = score_case("c1", ("a", "b"), torch.as_tensor(pred)[None], torch.as_tensor(gt)[None], (1.0, 1.0, 1.0))
+    assert [r["missed"] for r in rows] == [False, True]
+    assert rows[1]["dice"] == 0.0 and np.isnan(rows[1]["hd95_mm"])
+    res = SegResult(pd.DataFrame(rows), {}, {}, {}, 0.0)
+    assert res.n_missed == 1 and res.missed_organs().to_dict("records") == [{"case": "c1", "structure": "b"}]
+    assert res.mean_hd95 == 0.0  # over the structures found; the missed one is counted in n_missed
+    # absent from both: not missed, Dice 1
+    rows = score_case("c2", ("a", "b"), torch.as_tensor(pred)[None], torch.as_tensor(pred)[None], (1.0, 1.0, 1.0))
+    assert [r["missed"] for r in rows] == [False, False] and rows[1]["dice"] == 1.0

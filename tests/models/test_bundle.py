@@ -16,7 +16,7 @@ from medbench.models.bundle import export_bundle, export_run, network_config
 from medbench.tasks.segmentation import CT_CHANNELS, SegConfig, evaluate, make_loaders, predict_volume, run
 from medbench.transforms import CT_WINDOWS
 
-TINY = dict(n_train=3, n_val=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
+TINY = dict(n_train=3, n_val=1, n_test=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
             roi_size=(16, 16, 16), num_samples=1, batch_size=2, epochs=2, precision="fp32", sw_batch_size=2)
 
 

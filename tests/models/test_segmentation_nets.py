@@ -44,3 +44,21 @@ def test_other_networks_build_and_map_an_roi_to_logits(name):
 def test_unetr_needs_an_roi_divisible_by_16():
     with pytest.raises(ConfigError, match="divisible by 16"):
         make_model("unetr", spatial_dims=3, in_channels=1, num_classes=2, roi_size=(24, 24, 24))
+
+
+def test_majority_atlas_votes_per_voxel_and_ignores_the_image():
+    import numpy as np
+
+    from medbench.models.segmentation import MajorityAtlas
+
+    a = np.zeros((1, 4, 4, 4), np.uint8)
+    b, c = a.copy(), a.copy()
+    a[0, :2], b[0, :2], c[0, 2:] = 1, 1, 2  # two of three maps say 1 in the first half
+    atlas = MajorityAtlas(3).fit([a, b, c])
+    pred = atlas.predict(torch.randn(2, 4, 4, 4))
+    assert pred.shape == (1, 4, 4, 4) and pred.dtype == torch.uint8
+    assert (pred[0, :2] == 1).all() and (pred[0, 2:] == 0).all()  # 0 (a, b) beats 2 (c)
+    with pytest.raises(ConfigError, match="one grid"):
+        MajorityAtlas(3).fit([a, np.zeros((1, 4, 4, 5), np.uint8)])
+    with pytest.raises(ConfigError, match="fit"):
+        MajorityAtlas(3).predict()

@@ -13,11 +13,11 @@ import torch
 
 from medbench.cli import main as cli_main
 from medbench.errors import ConfigError, DataNotFoundError
-from medbench.tasks.segmentation import SegConfig, build_dataset, config_from_parameters, load_config, make_loaders, run
+from medbench.tasks.segmentation import SegConfig, build_dataset, config_from_parameters, make_loaders, run
 from medbench.transforms import labels_from_logits
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(n_train=3, n_val=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
+TINY = dict(n_train=3, n_val=1, n_test=1, shape=(24, 24, 16), spacing=(16.0, 16.0, 20.0), channels=(8, 16), strides=(2,),
             roi_size=(16, 16, 16), num_samples=1, batch_size=2, epochs=1, precision="fp32", sw_batch_size=2)
 
 
@@ -59,18 +59,18 @@ def test_config_validation(tmp_path):
     with pytest.raises(ConfigError, match="dataset"):
         build_dataset(SegConfig(dataset="imagenet"))
     with pytest.raises(DataNotFoundError, match="config"):
-        load_config(tmp_path / "missing.yaml")
+        SegConfig.from_yaml(tmp_path / "missing.yaml")
     p = tmp_path / "c.yaml"
     p.write_text("epochs: 3\nroi_size: [32, 32, 16]\n")
-    cfg = load_config(p)
+    cfg = SegConfig.from_yaml(p)
     assert cfg.epochs == 3 and cfg.roi_size == (32, 32, 16)
     # --set values are parsed as Python literals first: YAML 1.1 would read 2e-3 as a string
-    cfg = load_config(p, ["lr=2e-3", "scheduler=None", "roi_size=[32, 32, 24]"])
+    cfg = SegConfig.from_yaml(p, ["lr=2e-3", "scheduler=None", "roi_size=[32, 32, 24]"])
     assert cfg.lr == 2e-3 and isinstance(cfg.lr, float) and cfg.scheduler is None and cfg.roi_size == (32, 32, 24)
     with pytest.raises(ConfigError, match="lr must be a positive number"):
-        load_config(p, ["lr=fast"])
+        SegConfig.from_yaml(p, ["lr=fast"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        load_config(p, ["epochs"])
+        SegConfig.from_yaml(p, ["epochs"])
 
 
 def test_tiny_phantom_run_records_every_metric():
@@ -80,6 +80,7 @@ def test_tiny_phantom_run_records_every_metric():
     assert {f"dice_{s}" for s in out.data.structures} <= set(m)
     assert 0.0 <= m["mean_dice"] <= 1.0
     assert len(out.result.table) == len(out.data.structures) * 1
+    assert {"val_mean_dice", "atlas_mean_dice", "n_missed_organs"} <= set(m)
     pred = next(iter(out.result.predictions.values()))
     assert pred.shape == (1, 24, 24, 16)
 
@@ -107,7 +108,7 @@ def test_brain_path_segments_mri_tissues():
     assert 0.0 <= out.metrics["mean_dice"] <= 1.0
 
 
-def _write_msd_task(root: Path, n: int = 4) -> Path:
+def _write_msd_task(root: Path, n: int = 5) -> Path:
     import nibabel as nib
 
     task = root / "Task99_Mini"
@@ -137,7 +138,10 @@ def test_msd_folder_path(tmp_path, monkeypatch):
     cfg = SegConfig(**{**TINY, "dataset": "msd:Task99_Mini", "pixdim": (3.0, 3.0, 4.0), "n_train": 3, "n_val": 1})
     data = build_dataset(cfg)
     assert data.structures == ("spleen",) and data.kind == "file" and data.modality == "ct"
+    names = [{c["case"] for c in part} for part in (data.train, data.val, data.test)]
+    assert all(names) and not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
     out = run(cfg)
+    assert out.atlas_result is None and "atlas_mean_dice" not in out.metrics  # files are not on one grid
     assert out.result.table["structure"].tolist() == ["spleen"]
     assert 0.0 <= out.metrics["mean_dice"] <= 1.0
     with pytest.raises(DataNotFoundError, match="Task09_Spleen"):
@@ -211,3 +215,31 @@ def test_entry_point_under_torchrun_with_two_processes(tmp_path):
     assert (out / "model.pt").is_file() and (out / "per_case.csv").is_file()
 
 
+
+
+def test_test_volumes_play_no_part_in_model_selection():
+    """Validation picks the model, test is scored once; without validation the final epoch is kept."""
+    from medbench.tasks.segmentation import build_model, train
+    from medbench.training import Callback
+
+    cfg = SegConfig(**{**TINY, "n_val": 2, "n_test": 2, "epochs": 3})
+    data = build_dataset(cfg)
+    cases = [[c["case"] for c in part] for part in (data.train, data.val, data.test)]
+    assert [len(c) for c in cases] == [3, 2, 2] and len(set(sum(cases, []))) == 7
+
+    class LastWeights(Callback):
+        def on_epoch_end(self, state):
+            self.weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+    train_loader, val_loader, _ = make_loaders(data, cfg)
+    model, last = build_model(data, cfg), LastWeights()
+    train(model, train_loader, None, cfg=cfg, n_classes=data.n_classes, callbacks=[last])
+    assert all(torch.equal(v, last.weights[k]) for k, v in model.state_dict().items())  # the final epoch
+    history = train(build_model(data, cfg), train_loader, val_loader, cfg=cfg, n_classes=data.n_classes)
+    assert history.monitor == "val_dice" and history.mode == "max"  # best epoch by validation Dice only
+
+    out = run(cfg)
+    assert set(out.result.table["case"]) == set(cases[2]) and set(out.val_result.table["case"]) == set(cases[1])
+    assert set(out.atlas_result.table["case"]) == set(cases[2])
+    assert out.metrics["val_mean_dice"] == out.val_result.mean_dice
+    assert out.metrics["atlas_mean_dice"] == out.atlas_result.mean_dice
