@@ -1,6 +1,6 @@
 """A real 3D brain MRI with tissue labels (MNI152 from nilearn) and random "patients" made from it.
 
-:func:`load_mni152` returns the ICBM 2009a nonlinear symmetric MNI152 T1 template at 1 mm,
+:func:`load_mni152` returns the ICBM 2009a nonlinear asymmetric MNI152 T1 template at 1 mm,
 shipped inside the ``nilearn`` package (loads offline), with tissue labels taken as the argmax of
 four probabilities: background (outside nilearn's brain mask), CSF-or-other (inside the mask,
 ``1 - p_GM - p_WM``), grey matter and white matter (nilearn's GM/WM templates).
@@ -81,7 +81,7 @@ def load_mni152(with_probabilities: bool = False) -> dict[str, Any]:
         "label": label.copy(),
         "affine": aff.copy(),
         "spacing": tuple(float(v) for v in np.sqrt((aff[:3, :3] ** 2).sum(axis=0))),
-        "source": "MNI152 ICBM 2009a nonlinear symmetric T1 + GM/WM maps, via nilearn.datasets (offline)",
+        "source": "MNI152 ICBM 2009a nonlinear asymmetric T1 + GM/WM maps, via nilearn.datasets (offline)",
     }
     if with_probabilities:
         out["probabilities"] = prob.copy()

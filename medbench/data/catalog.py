@@ -140,7 +140,7 @@ def _build() -> list[Dataset]:
                            s.description, _sample_check(key)))
     out.append(Dataset(
         "mni152", "MR T1 + tissue maps (NIfTI)",
-        "ICBM 2009a nonlinear symmetric template (McConnell Brain Imaging Centre, MNI), shipped in nilearn",
+        "ICBM 2009a nonlinear asymmetric template (McConnell Brain Imaging Centre, MNI), shipped in nilearn",
         "MNI ICBM152 (free, keep notice); nilearn: BSD-3",
         "medbench.data.brain.load_mni152", True,
         "1 mm T1 brain template with GM/WM probability maps and brain mask; labels = argmax of tissues",
