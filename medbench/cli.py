@@ -1,6 +1,7 @@
-"""The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task, ``export`` a model.
+"""The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task, ``export`` a model,
+release and check ``exercises``.
 
-Exit codes: 0 success, 1 a chapter failed, 2 bad usage (unknown chapter, parameter,
+Exit codes: 0 success, 1 a chapter failed (``exercises check``: less than full marks), 2 bad usage (unknown chapter, parameter,
 profile, or a value of the wrong type) detected before any kernel starts.
 """
 from __future__ import annotations
@@ -103,6 +104,30 @@ def _cmd_export_bundle(args) -> int:
     return 0
 
 
+def _exercises_dir(args) -> Path | None:
+    """--exercises, else <--notebooks>/exercises, else the default (notebooks/exercises)."""
+    return args.exercises or (args.notebooks / "exercises" if args.notebooks else None)
+
+
+def _cmd_exercises_release(args) -> int:
+    from medbench.exercises import release
+
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    for path in release(chapters=chapters, out=args.out, exercises_dir=_exercises_dir(args)):
+        print(f"[medbench] student version: {path}")
+    return 0
+
+
+def _cmd_exercises_check(args) -> int:
+    import json
+
+    from medbench.exercises import check
+
+    result = check(args.notebook, instructor=args.instructor, timeout=args.timeout, exercises_dir=_exercises_dir(args))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
+    return 0 if result.full_marks else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medbench", description="Clinical data science workbench: chapters as reports.")
     parser.add_argument("--notebooks", type=Path, default=None,
@@ -148,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_ebun.add_argument("--run", required=True, type=Path, help="output folder of `medbench train segmentation`")
     p_ebun.add_argument("--out", required=True, type=Path, help="bundle folder to write (configs/, models/, docs/)")
     p_ebun.set_defaults(func=_cmd_export_bundle)
+
+    p_ex = sub.add_parser("exercises", help="student versions of the exercises, and the autograder")
+    ex_sub = p_ex.add_subparsers(dest="exercises_command", required=True)
+    p_exrel = ex_sub.add_parser("release", help="write student versions (solutions and hidden tests removed)")
+    p_exrel.add_argument("--chapters", help="comma-separated chapter ids or names, e.g. 00,03 (default: all)")
+    p_exrel.add_argument("--out", required=True, type=Path, help="folder for the student notebooks")
+    p_exrel.add_argument("--exercises", type=Path, help="folder of instructor notebooks (default: notebooks/exercises)")
+    p_exrel.set_defaults(func=_cmd_exercises_release)
+    p_exchk = ex_sub.add_parser("check", help="grade a student's notebook (exit 0 only at full marks)")
+    p_exchk.add_argument("notebook", type=Path, help="the student's NN_topic_exercises.ipynb")
+    p_exchk.add_argument("--instructor", type=Path,
+                         help="instructor version (default: the file of the same name in notebooks/exercises)")
+    p_exchk.add_argument("--exercises", type=Path, help="folder of instructor notebooks (default: notebooks/exercises)")
+    p_exchk.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p_exchk.add_argument("--timeout", type=float, default=120, help="seconds each cell may run (default: 120)")
+    p_exchk.set_defaults(func=_cmd_exercises_check)
     return parser
 
 
