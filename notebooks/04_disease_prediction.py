@@ -639,3 +639,7 @@ print(f"chapter ran in {time.time() - t_start:.0f} s")
 # patients only and compare with the paired bootstrap; recalibrate the multi-task model on the
 # validation patients and re-read its calibration slope; bootstrap the difference between two
 # subgroups' AUROCs.
+#
+# **Exercises notebook:** `notebooks/exercises/04_disease_prediction_exercises.ipynb` — (1) a patient-level paired
+# bootstrap of an AUROC difference (compute); (2) a threshold for 90% sensitivity (interpret); (3) is the richer model
+# better? (interpret); (4) a validation score that is too good (investigate).
