@@ -411,3 +411,5 @@ catalog[["name", "kind", "offline", "available", "source", "licence"]]
 #   "Transforms".
 # - Phantom HU values: textbook ranges as in Radiopaedia "Hounsfield unit"; the simulator is
 #   `medbench.data.phantom` (its ground truth is known by construction).
+#
+# **Exercises** (nbgrader format): `notebooks/exercises/01_medical_images_exercises.ipynb`: 1. *Stored values to Hounsfield units, by hand* (compute); 2. *Which window shows a lesion best?* (investigate); 3. *Where is the patient's right in an LPS array?* (interpret).

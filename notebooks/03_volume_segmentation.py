@@ -325,6 +325,5 @@ if interactive:
 #   the MNI152 2009 template shipped with nilearn.
 # - Every number in this chapter is computed above from the phantoms generated with `seed`.
 #
-# **Exercises** for this chapter will live in `notebooks/exercises/` (nbgrader format); they are
-# not written yet.
+# **Exercises** (nbgrader format): `notebooks/exercises/03_volume_segmentation_exercises.ipynb`: 1. *Dice and HD95 by hand* (compute); 2. *A validation score that is too good* (investigate); 3. *Is the gain on the small organs real?* (interpret).
 
