@@ -57,6 +57,7 @@ from medbench.teaching import survey
 
 medbench.seed_everything(seed)
 torch.set_default_dtype(torch.float64)  # so that differences measure the algorithm, not rounding
+torch.set_num_threads(1)  # these tensors are tiny: one thread is much faster than several on a busy CPU
 
 gen = torch.Generator().manual_seed(seed)
 curvature = torch.logspace(-1, 1, n_params)  # an ill-conditioned bowl: curvatures 0.1 ... 10
