@@ -619,3 +619,5 @@ log_loss_table
 # - Data: Wisconsin Diagnostic Breast Cancer (W. N. Street, W. H. Wolberg, O. L. Mangasarian, 1993), via
 #   `sklearn.datasets.load_breast_cancer`; multi-class log loss as in `sklearn.metrics.log_loss`.
 # - He initialisation of the two-layer network: K. He et al., "Delving deep into rectifiers", ICCV 2015.
+#
+# **Exercises** (nbgrader format): `notebooks/exercises/00_foundations_exercises.ipynb`: 1. *RMSprop from its formula* (compute); 2. *Adam from its formula* (compute); 3. *What bias correction does to Adam's first steps* (interpret); 4. *A training loop that does not learn* (investigate).
