@@ -6,10 +6,14 @@ import pytest
 import torch
 
 from medbench import transforms
-from medbench.errors import ConfigError
+from medbench.errors import ConfigError, DataError
 from medbench.tasks.classification import (
+    HU_CALCIUM_RANGE,
     ImageClassifier,
+    Split,
+    baseline_scores,
     compare_balance,
+    compare_with_baselines,
     cross_validate,
     fine_tune_curve,
     load_image_data,
@@ -171,8 +175,6 @@ def test_cross_validate_compare_balance_and_fine_tune_curve():
     with pytest.raises(TypeError):
         cross_validate(clf, x, y, groups, k=3, n_boot=10)  # the unused parameter is gone
 
-    from medbench.tasks.classification import Split
-
     bal = compare_balance(clf, Split(x[:36], y[:36], groups[:36]), Split(x[36:], y[36:], groups[36:]), epochs=1)
     assert list(bal.index) == ["none", "weights", "sampler"] and "mean P(class 1)" in bal.columns
 
@@ -183,3 +185,46 @@ def test_cross_validate_compare_balance_and_fine_tune_curve():
     assert list(curve["init"]) == ["from scratch", "pretrained"] * 2
     assert list(curve["n_labelled"]) == [8, 8, len(tr), len(tr)]
     assert curve["auroc"].between(0, 1).all()
+    # a Split works as well as a PatchSet, and the same subsets give the same curve
+    as_split = fine_tune_curve(source, Split(tr.images, tr.labels, tr.patient_ids),
+                               Split(te.images, te.labels, te.patient_ids), sizes=[8, 1000], steps=2, batch_size=8)
+    np.testing.assert_allclose(as_split["auroc"], curve["auroc"])
+    table, models = compare_balance(clf, Split(x[:36], y[:36], groups[:36]), Split(x[36:], y[36:], groups[36:]),
+                                    epochs=1, modes=("none",), return_models=True)
+    assert list(models) == ["none"] and hasattr(models["none"], "model_") and list(table.index) == ["none"]
+
+
+def test_load_image_data_malignancy_task():
+    data = load_image_data("phantom", n_patients=10, patches_per_patient=3, patch_size=24, task="malignancy", seed=2)
+    assert data.class_names == ["benign", "malignant"] and data.intensity_range == HU_CALCIUM_RANGE
+    assert len(data.all.labels) == 30 and data.test_meta["has_nodule"].all()
+    assert {"p_malignant", "calcification"} <= set(data.test_meta.columns)
+
+
+def test_baselines_and_paired_comparison():
+    """Baselines fit on training patients only; the CNN's gain is a paired bootstrap difference."""
+    from medbench.metrics import auroc, paired_bootstrap_diff
+
+    x, y, groups = _toy(n=160, seed=1)
+    tr, te = Split(x[:100], y[:100], groups[:100]), Split(x[100:], y[100:], groups[100:])
+    base = baseline_scores(tr, te)
+    assert list(base) == ["centre-mean-HU rule", "logistic regression on features"]
+    assert all(v.shape == (60,) for v in base.values())
+    # the toy's bright squares sit at the centre: the centre rule finds them (oriented on training data)
+    assert auroc(te.labels, base["centre-mean-HU rule"]) > 0.95
+    # orientation comes from the training patches: darker-is-positive flips the sign
+    flip = baseline_scores(Split(-x[:100], y[:100], groups[:100]), Split(-x[100:], y[100:], groups[100:]))
+    assert auroc(te.labels, flip["centre-mean-HU rule"]) > 0.95
+    rng = np.random.default_rng(0)
+    model = te.labels + rng.normal(0, 0.7, 60)
+    table = compare_with_baselines(te.labels, model, base, te.groups, bayes=te.labels * 0.9 + 0.05, n_boot=200,
+                                   name="CNN")
+    assert list(table.index) == ["CNN", "centre-mean-HU rule", "logistic regression on features", "Bayes-optimal"]
+    assert np.isnan(table.loc["CNN", "gain"]) and table.loc["Bayes-optimal", "auroc"] == pytest.approx(1.0)
+    d, lo, hi = paired_bootstrap_diff(auroc, te.labels, model, base["centre-mean-HU rule"], n_boot=200, seed=0,
+                                      groups=te.groups)
+    assert table.loc["centre-mean-HU rule", ["gain", "gain_ci_low", "gain_ci_high"]].tolist() == pytest.approx([d, lo, hi])
+    with pytest.raises(DataError, match="shape"):
+        compare_with_baselines(te.labels, model[:10], base, te.groups)
+    with pytest.raises(DataError, match="both classes"):
+        baseline_scores(Split(x[:4], np.zeros(4, int), groups[:4]), te)
