@@ -369,8 +369,9 @@ print(f"class weights changed sensitivity by {gap:+.3f} and mean P(nodule) from 
 # Read the table row by row (the last two rows are the detection baselines, AUROC only). When
 # the classes overlap, reweighting raises sensitivity at the cost of specificity, and the model,
 # trained as if the classes were equally common, over-estimates the rare class's probability
-# (mean P(class 1) above the prevalence, worse Brier score): use the unweighted model's
-# probabilities when calibration matters, or recalibrate. The printed line says what happened in
+# (mean P(class 1) above the prevalence; the Brier score says whether that cost accuracy of the
+# probabilities in this run): use the unweighted model's probabilities when calibration
+# matters, or recalibrate. The printed line says what happened in
 # this run; differences of a few hundredths are of the size of run-to-run noise. Imbalance
 # remedies move the operating point; they add no information. The centre rule, near-perfect on
 # the old centred patches (AUROC 0.9986), now falls well below the CNN; the feature logistic
