@@ -123,7 +123,8 @@ def _cmd_exercises_check(args) -> int:
 
     from medbench.exercises import check
 
-    result = check(args.notebook, instructor=args.instructor, timeout=args.timeout, exercises_dir=_exercises_dir(args))
+    result = check(args.notebook, instructor=args.instructor, timeout=args.timeout, exercises_dir=_exercises_dir(args),
+                   partial=args.partial)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
     return 0 if result.full_marks else 1
 
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_exchk.add_argument("--instructor", type=Path,
                          help="instructor version (default: the file of the same name in notebooks/exercises)")
     p_exchk.add_argument("--exercises", type=Path, help="folder of instructor notebooks (default: notebooks/exercises)")
+    p_exchk.add_argument("--partial", action="store_true",
+                         help="NOTEBOOK holds only some solution cells (e.g. notebooks/exercises/wrong/*): grade the "
+                              "instructor version with them swapped in")
     p_exchk.add_argument("--json", action="store_true", help="print the scores as JSON")
     p_exchk.add_argument("--timeout", type=float, default=120, help="seconds each cell may run (default: 120)")
     p_exchk.set_defaults(func=_cmd_exercises_check)

@@ -112,6 +112,29 @@ def read_notebook(path: Path | str):
         raise ConfigError(f"{path} is not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
 
 
+def merge_answers(instructor, answers):
+    """The instructor notebook with some of its solution cells replaced by ``answers``' cells.
+
+    ``answers`` is a partial notebook (a wrong answer in ``notebooks/exercises/wrong/``, or an
+    alternative solution): its markdown cells are notes and are ignored; each code cell carries the
+    nbgrader metadata of one instructor solution cell and replaces that cell (same ``grade_id``).
+
+    Raises:
+        ConfigError: an answer cell names no solution cell of the instructor version.
+    """
+    merged = copy.deepcopy(instructor)
+    solutions = {_nbgrader(c).get("grade_id"): c for c in merged.cells if _nbgrader(c).get("solution")}
+    for cell in answers.cells:
+        if cell.cell_type != "code":
+            continue
+        gid = _nbgrader(cell).get("grade_id")
+        if gid not in solutions:
+            raise ConfigError(f"answer cell {gid!r} is not a solution cell of the instructor version "
+                              f"(solution cells: {sorted(solutions)})")
+        solutions[gid].source = cell.source
+    return merged
+
+
 def student_version(nb):
     """The student version of an instructor notebook (a copy; ``nb`` is left as it is).
 
@@ -366,7 +389,7 @@ def execute(nb, timeout: float = 120, kernel: str | None = None, cwd: Path | Non
 
 
 def check(notebook: Path | str, instructor: Path | str | None = None, timeout: float = 120,
-          exercises_dir: Path | None = None, kernel: str | None = None) -> CheckResult:
+          exercises_dir: Path | None = None, kernel: str | None = None, partial: bool = False) -> CheckResult:
     """Grade a student's exercises notebook offline, as ``nbgrader autograde`` would.
 
     Args:
@@ -376,6 +399,8 @@ def check(notebook: Path | str, instructor: Path | str | None = None, timeout: f
         timeout: seconds each cell may run before it is interrupted (and fails).
         exercises_dir: folder of instructor notebooks (default ``notebooks/exercises``).
         kernel: Jupyter kernel name (default: the venv's ``medbench`` kernel, else ``python3``).
+        partial: ``notebook`` holds only some solution cells (a wrong answer, an alternative
+            solution): grade the instructor version with them swapped in (:func:`merge_answers`).
 
     Returns:
         A :class:`CheckResult`: per exercise its points, maximum and failure messages (each test
@@ -395,6 +420,8 @@ def check(notebook: Path | str, instructor: Path | str | None = None, timeout: f
     if not any(_is_grade(c) for c in ref.cells):
         raise ConfigError(f"{instructor} has no autograded test cells (nbgrader metadata grade: true); "
                           "is it an exercises notebook?")
+    if partial:
+        student = merge_answers(ref, student)
     nb, notes = restore_tests(student, ref)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     for cell in nb.cells:

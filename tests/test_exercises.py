@@ -3,7 +3,8 @@
 For every ``notebooks/exercises/NN_*_exercises.ipynb`` (parametrised over the folder, so a new
 chapter's exercises are covered when they land): the instructor version scores full marks, the
 released student version scores 0 in every exercise and holds no solution or hidden-test text,
-and every ``notebooks/exercises/wrong/*_wrong.py`` scores below full marks but above 0.
+and every ``notebooks/exercises/wrong/*_wrong.py`` (only the wrong solution cells, swapped into the
+instructor version) scores below full marks but above 0.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from medbench.cli import main
 from medbench.errors import ConfigError, DataNotFoundError
-from medbench.exercises import check, discover_exercises, release, restore_tests, student_version
+from medbench.exercises import check, discover_exercises, merge_answers, release, restore_tests, student_version
 
 EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
 INSTRUCTOR = sorted(EXERCISES.glob("[0-9][0-9]_*_exercises.ipynb"))
@@ -100,11 +101,26 @@ def test_format(path):
 
 
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)
-def test_wrong_answer_says_what_is_wrong(path):
+def test_wrong_answer_says_what_is_wrong_and_holds_only_its_wrong_cells(path):
     nb = jupytext.read(path)
     assert nb.cells[0].cell_type == "markdown" and re.search(r"exercise \d", nb.cells[0].source, re.I), (
         "a wrong answer's first markdown cell says which exercise is wrong and how")
-    assert (EXERCISES / (path.stem.removesuffix("_wrong") + ".ipynb")).is_file(), "no instructor version"
+    instructor = EXERCISES / (path.stem.removesuffix("_wrong") + ".ipynb")
+    assert instructor.is_file(), "no instructor version"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(_nbg(c).get("solution") for c in code), "a wrong answer holds only solution cells"
+    merged = merge_answers(nbformat.read(instructor, as_version=4), nb)
+    changed = [_nbg(c)["grade_id"] for c, o in zip(merged.cells, nbformat.read(instructor, as_version=4).cells)
+               if c.source != o.source]
+    assert changed == [_nbg(c)["grade_id"] for c in code], "every wrong cell differs from the instructor's"
+
+
+def test_merge_answers_refuses_a_cell_that_is_not_a_solution():
+    inst = nbformat.read(INSTRUCTOR[0], as_version=4)
+    test_cell = next(c for c in inst.cells if _nbg(c).get("grade"))
+    answers = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass", metadata=dict(test_cell.metadata))])
+    with pytest.raises(ConfigError, match="not a solution cell"):
+        merge_answers(inst, answers)
 
 
 # ---------------------------------------------------------------------------------- release
@@ -157,7 +173,7 @@ def test_instructor_scores_full_marks_and_release_scores_zero(path, tmp_path):
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: p.stem)
 def test_wrong_answer_scores_below_full_marks_but_above_zero(path):
     instructor = EXERCISES / (path.stem.removesuffix("_wrong") + ".ipynb")
-    res = check(path, instructor=instructor, timeout=120)
+    res = check(path, instructor=instructor, timeout=120, partial=True)
     assert 0 < res.points < res.max_points, f"a wrong answer must lose some points, not all:\n{res.format()}"
     lost = [e for e in res.exercises if e.points < e.max_points]
     assert all(e.failures for e in lost), "every exercise that loses points says why"
