@@ -36,6 +36,7 @@ SCRIPT = textwrap.dedent("""
     assert len(train.dataset) == 96
     torch.save({{"params": model.state_dict(), "records": len(h), "world": dist.get_world_size()}},
                os.path.join(out, f"rank{{rank}}.pt"))
+    dist.barrier()  # as `medbench train segmentation` does: no rank tears down while another still talks
     dist.destroy_process_group()
 """)
 
@@ -50,7 +51,13 @@ def test_ddp_two_cpu_processes_end_with_identical_parameters(tmp_path):
          str(script), str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=240,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = (tmp_path / "rank0.pt").exists() and (tmp_path / "rank1.pt").exists()
+    # torch's gloo threads can abort at interpreter shutdown ("terminate called without an active
+    # exception", seen once in CI; pytorch/pytorch#179291 discusses it). That crash comes after both
+    # ranks saved their results, so it is tolerated only then; every other failure fails the test.
+    teardown_abort = "terminate called without an active exception" in log and saved
+    assert proc.returncode == 0 or teardown_abort, log
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert r0["world"] == r1["world"] == 2 and r0["records"] == r1["records"] == 3
