@@ -25,7 +25,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" 2>&1 | $(PIPQUIET)
-	$(BIN)/pip install --quiet -e ".[test]" 2>&1 | $(PIPQUIET)
+	$(BIN)/pip install --quiet -e ".[test,iwpc]" 2>&1 | $(PIPQUIET)
 	$(BIN)/python -m ipykernel install --sys-prefix --name medbench --display-name "Python (medbench)"
 	$(BIN)/python -c "import torch, monai, medbench; print('torch', torch.__version__, '| monai', monai.__version__, '| medbench', medbench.__version__)"
 	touch $(STAMP)
