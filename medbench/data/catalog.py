@@ -175,6 +175,12 @@ def _build() -> list[Dataset]:
         "medbench.data.tremor.simulate_tremor", True, "Parkinson's tremor severity over simulated weeks",
         _needs_module("medbench.data.tremor", "simulator")))
     out.append(Dataset(
+        "hospital-sim", "simulator: hospital operations", "emergency (Poisson, weekly/winter/holiday/surge) and "
+        "elective admissions, log-normal length of stay, ward census, drug demand (medbench)",
+        "BSD-3-Clause (medbench); synthetic", "medbench.data.hospital.simulate_hospital", True,
+        "daily census per ward with the exact oracle forecast; rates and LOS in medbench/data/hospital.py",
+        _needs_module("medbench.data.hospital", "simulator")))
+    out.append(Dataset(
         "gbsg2", "survival (tabular)", "German Breast Cancer Study Group 2 (R package TH.data), shipped in lifelines",
         "GPL-2 (TH.data)", "medbench.data.survival_cohorts.load_cohort", True, "686 patients, recurrence-free survival",
         _needs_module("lifelines", "ships with lifelines")))

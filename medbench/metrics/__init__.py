@@ -5,6 +5,7 @@
 - :mod:`medbench.metrics.segmentation`: Dice and HD95 (mm) from ``monai.metrics``.
 - :mod:`medbench.metrics.survival`: Harrell's concordance index.
 - :mod:`medbench.metrics.calibration`: calibration slope and intercept (logistic recalibration).
+- :mod:`medbench.metrics.forecasting`: MASE (M4 scaling), sMAPE, pinball loss, interval coverage.
 
 ``from medbench.metrics import auroc`` is the public import path: each name below is defined
 once, in its submodule, and re-exported here.
@@ -31,6 +32,7 @@ from medbench.metrics.classification import (
     specificity,
     torch_metric,
 )
+from medbench.metrics.forecasting import coverage, mase, mase_scale, pinball_loss, smape
 from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95, score_case
 from medbench.metrics.survival import cindex
 
@@ -38,5 +40,5 @@ __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
     "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
-    "calibration_slope_intercept",
+    "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
 ]
