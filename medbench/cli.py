@@ -1,5 +1,5 @@
 """The ``medbench`` command: ``list`` chapters, run ``report``s, list ``data``, ``train`` a task, ``export`` a model,
-release and check ``exercises``.
+release and check ``exercises``, ``deid`` DICOM files.
 
 Exit codes: 0 success, 1 a chapter failed (``exercises check``: less than full marks), 2 bad usage (unknown chapter, parameter,
 profile, or a value of the wrong type) detected before any kernel starts.
@@ -129,6 +129,22 @@ def _cmd_exercises_check(args) -> int:
     return 0 if result.full_marks else 1
 
 
+def _cmd_deid(args) -> int:
+    from medbench.privacy.deid import DeidOptions, deidentify_path
+    from medbench.privacy.pseudonym import load_key
+
+    opts = DeidOptions(key=load_key(args.key_file), shift_dates=not args.no_date_shift,
+                       keep_patient_characteristics=not args.no_patient_characteristics)
+    table = deidentify_path(args.input, args.output, opts, report=args.report, progress=args.progress)
+    failed = table[table["status"] != "ok"]
+    flagged = int(table["burned_in_review"].fillna(False).astype(bool).sum()) if "burned_in_review" in table else 0
+    print(f"[medbench] de-identified {len(table) - len(failed)} of {len(table)} files into {args.output}; "
+          f"{flagged} flagged for burned-in text review; report: {args.report or Path(args.output) / 'deid_report.csv'}")
+    for _, row in failed.iterrows():
+        print(f"[medbench] failed: {row['input']}: {row['error']}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medbench", description="Clinical data science workbench: chapters as reports.")
     parser.add_argument("--notebooks", type=Path, default=None,
@@ -193,6 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_exchk.add_argument("--json", action="store_true", help="print the scores as JSON")
     p_exchk.add_argument("--timeout", type=float, default=120, help="seconds each cell may run (default: 120)")
     p_exchk.set_defaults(func=_cmd_exercises_check)
+
+    p_deid = sub.add_parser("deid", help="de-identify DICOM files or folders (PS3.15 Annex E Basic profile), verified")
+    p_deid.add_argument("input", type=Path, help="a DICOM file or a folder (read recursively; never modified)")
+    p_deid.add_argument("output", type=Path, help="output folder (same relative paths; not inside the input)")
+    p_deid.add_argument("--key-file", type=Path,
+                        help="file holding the secret for pseudonyms, UIDs and date shifts (else $MEDBENCH_DEID_KEY)")
+    p_deid.add_argument("--no-date-shift", action="store_true",
+                        help="remove dates instead of the Retain Longitudinal Temporal Information (Modified Dates) option")
+    p_deid.add_argument("--no-patient-characteristics", action="store_true",
+                        help="remove age, sex, size, weight ... instead of the Retain Patient Characteristics option")
+    p_deid.add_argument("--report", type=Path, help="per-file report, .csv or .json (default: OUTPUT/deid_report.csv)")
+    p_deid.add_argument("--progress", action="store_true", help="show a progress bar")
+    p_deid.set_defaults(func=_cmd_deid)
     return parser
 
 
