@@ -27,10 +27,18 @@ def _cmd_list(args) -> int:
 def _cmd_report(args) -> int:
     from medbench.reports import run_report
 
+    if args.compare:
+        from medbench.reports_history import compare, format_comparison, load_summary, resolve_run
+
+        run_a, run_b = (resolve_run(r) for r in args.compare)
+        cmp = compare(load_summary(run_a), load_summary(run_b))
+        print(format_comparison(cmp, run_a.resolve().name, run_b.resolve().name))
+        return 1 if args.fail_on_regression and cmp.n_flags else 0
     chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
     report = run_report(profile=args.profile, chapters=chapters, overrides=args.param, out=args.out,
-                        jobs=args.jobs, timeout=args.timeout, notebooks_dir=args.notebooks, force=args.force)
-    failed = [c["name"] for c in report.chapters if c["status"] != "ok"]
+                        jobs=args.jobs, timeout=args.timeout, notebooks_dir=args.notebooks, force=args.force,
+                        grid=args.grid, scheduler=args.scheduler, dask=args.dask)
+    failed = [c["run"] for c in report.chapters if c["status"] != "ok"]
     if failed:
         print(f"[medbench] failed: {', '.join(failed)}", file=sys.stderr)
     print(f"[medbench] report: {report.index.resolve()}")
@@ -164,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--timeout", type=float, help="per-cell execution timeout in seconds")
     p_rep.add_argument("--force", action="store_true",
                        help="write into --out even if that folder is not empty (its files are overwritten)")
+    p_rep.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                       help="run the cross-product of these values (KEY or CHAPTER.KEY, checked like -p); metrics "
+                            "are summarised across seeds (mean, sd, t-based 95%% CI)")
+    p_rep.add_argument("--dask", action="store_true",
+                       help="run on a Dask cluster: a loopback LocalCluster of --jobs single-threaded workers")
+    p_rep.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
+    p_rep.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                       help="run nothing: print how the metrics of report RUN_B differ from RUN_A")
+    p_rep.add_argument("--fail-on-regression", action="store_true",
+                       help="with --compare: exit 1 when a metric moved beyond tolerance or a check newly fails")
     p_rep.set_defaults(func=_cmd_report)
 
     p_data = sub.add_parser("data", help="datasets: where they come from, licences, availability")

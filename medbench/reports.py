@@ -18,7 +18,6 @@ import re
 import shutil
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,19 +176,20 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
 
 
 def resolve_parameters(chapters: list[Chapter], profile: dict, overrides: dict[str, str],
-                       profile_name: str = "profile") -> dict[str, dict]:
+                       profile_name: str = "profile", source: str = "-p") -> dict[str, dict]:
     """Parameters per chapter id: the profile's, then ``-p`` overrides, all type-checked.
 
     An unscoped override (``seed=3``) applies to every selected chapter that has the
     parameter and must exist in at least one; ``00.seed=3`` targets one chapter.
+    ``source`` names the option in error messages (``-p``, ``--grid``).
     """
     resolved = {}
     for ch in chapters:
         entry = profile.get(ch.id, {})
-        unknown_keys = set(entry) - {"parameters", "expect"}
+        unknown_keys = set(entry) - {"parameters", "expect", "tolerance"}
         if unknown_keys:
             raise ConfigError(f"profile {profile_name!r}, chapter {ch.id}: unknown key(s) {sorted(unknown_keys)}; "
-                              "use 'parameters' and 'expect'")
+                              "use 'parameters', 'expect' and 'tolerance'")
         params = {}
         for key, value in (entry.get("parameters") or {}).items():
             if key not in ch.parameters:
@@ -200,13 +200,13 @@ def resolve_parameters(chapters: list[Chapter], profile: dict, overrides: dict[s
         scope, dot, name = key.rpartition(".")
         targets = [c for c in chapters if c.id == scope or c.name == scope] if dot else chapters
         if dot and not targets:
-            raise ConfigError(f"-p {key}: chapter {scope!r} is not among the selected chapters "
+            raise ConfigError(f"{source} {key}: chapter {scope!r} is not among the selected chapters "
                               f"({', '.join(c.id for c in chapters)})")
         having = [c for c in targets if name in c.parameters]
         if not having:
-            raise ConfigError(_unknown_param(name, targets[0] if len(targets) == 1 else None, "-p", targets))
+            raise ConfigError(_unknown_param(name, targets[0] if len(targets) == 1 else None, source, targets))
         for ch in having:
-            resolved[ch.id][name] = coerce(ch.parameters[name], raw, "-p")
+            resolved[ch.id][name] = coerce(ch.parameters[name], raw, source)
     return resolved
 
 
@@ -229,12 +229,33 @@ def check_expectations(metrics: dict, expect: dict) -> list[dict]:
     for metric, rule in (expect or {}).items():
         value = metrics.get(metric)
         for op, bound in rule.items():
+            if op == "tolerance":  # not a bound: how far the metric may move between runs
+                continue
             if op not in ("min", "max"):
-                raise ConfigError(f"expect rule for {metric!r}: use 'min' or 'max', not {op!r}")
+                raise ConfigError(f"expect rule for {metric!r}: use 'min', 'max' or 'tolerance', not {op!r}")
             ok = isinstance(value, (int, float)) and (value >= bound if op == "min" else value <= bound)
             checks.append({"metric": metric, "rule": f"{'>=' if op == 'min' else '<='} {bound:g}",
                            "value": value, "passed": bool(ok)})
     return checks
+
+
+def profile_tolerances(entry: dict, chapter_id: str = "", profile_name: str = "profile") -> dict[str, float]:
+    """How far each metric may move between two runs before the history flags it.
+
+    A profile gives it beside the bounds (``expect: {auroc: {min: 0.8, tolerance: 0.02}}``)
+    or as a block of its own (``tolerance: {auroc: 0.02}``); the block wins.
+
+    Raises:
+        ConfigError: a tolerance that is not a number >= 0.
+    """
+    tol = {m: r["tolerance"] for m, r in (entry.get("expect") or {}).items()
+           if isinstance(r, dict) and "tolerance" in r}
+    tol |= dict(entry.get("tolerance") or {})
+    for metric, value in tol.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"profile {profile_name!r}, chapter {chapter_id}: tolerance of {metric!r} must be a "
+                              f"number >= 0, got {value!r}")
+    return {m: float(v) for m, v in tol.items()}
 
 
 def kernel_name() -> str:
@@ -319,22 +340,24 @@ def copy_renderer(out: Path) -> None:
 
 
 def run_chapter(chapter: Chapter, parameters: dict, out: Path, expect: dict | None = None,
-                timeout: float | None = None, kernel: str | None = None) -> dict:
+                timeout: float | None = None, kernel: str | None = None, name: str | None = None) -> dict:
     """Execute one chapter with papermill; never raises for a failing notebook.
 
     Writes ``<name>.ipynb`` (also when it fails: the partial notebook shows the failing
     cell) and ``<name>.html`` into ``out``. The chapter runs in ``out/work/<name>``.
+    ``name`` defaults to the chapter's stem; a grid gives each run its own.
 
     Returns:
         The chapter's summary entry (status, duration, metrics, checks, links, error).
     """
     import papermill
 
-    out_nb = out / f"{chapter.name}.ipynb"
-    out_html = out / f"{chapter.name}.html"
-    workdir = out / "work" / chapter.name
+    name = name or chapter.name
+    out_nb = out / f"{name}.ipynb"
+    out_html = out / f"{name}.html"
+    workdir = out / "work" / name
     workdir.mkdir(parents=True, exist_ok=True)
-    entry = {"id": chapter.id, "name": chapter.name, "title": chapter.title, "parameters": parameters,
+    entry = {"id": chapter.id, "name": chapter.name, "run": name, "title": chapter.title, "parameters": parameters,
              "status": "ok", "error": None, "metrics": {}, "checks": [],
              "notebook": out_nb.name, "html": out_html.name}
     _inline_figures_for_kernels()
@@ -447,7 +470,9 @@ def check_out_dir(out: Path, force: bool = False) -> None:
 
 def run_report(profile: str = "default", chapters: list[str] | None = None, overrides: list[str] | None = None,
                out: Path | None = None, jobs: int = 1, timeout: float | None = None,
-               notebooks_dir: Path | None = None, progress: bool = True, force: bool = False) -> Report:
+               notebooks_dir: Path | None = None, progress: bool = True, force: bool = False,
+               grid: list[str] | None = None, scheduler: str | None = None, dask: bool = False,
+               history: bool | None = None) -> Report:
     """Validate everything, then execute the selected chapters and write the report.
 
     Args:
@@ -455,17 +480,28 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
         chapters: ids or names; ``None`` for all.
         overrides: ``["key=value", "00.key=value"]`` applied after the profile.
         out: report directory; default ``reports/<timestamp>`` with ``reports/latest`` linked to it.
-        jobs: chapters run in parallel (each in its own kernel).
+        jobs: chapters run in parallel (each in its own kernel); with ``dask`` and no
+            ``scheduler``, the number of LocalCluster workers.
         timeout: per-cell execution timeout in seconds (papermill's ``execution_timeout``).
         notebooks_dir: where the chapters are (default: :func:`default_notebooks_dir`).
-        progress: print a line per chapter.
+        progress: a progress bar (runs ok / failed / running) and a line per run.
         force: write into ``out`` even if it already holds files (they are overwritten).
+        grid: ``["02.seed=0,1,2", "lr=1e-3,3e-3"]``: each chapter runs the cross-product of the
+            axes that apply to it (:mod:`medbench.reports_grid`); metrics are summarised across seeds.
+        scheduler: a Dask scheduler address (``tcp://host:8786``): runs execute on its workers.
+        dask: run on Dask; without ``scheduler``, on a new loopback ``LocalCluster``.
+        history: rewrite the run history page ``out.parent/index.html``
+            (:mod:`medbench.reports_history`); default: when ``out`` is the default
+            ``reports/<timestamp>``, or ``out``'s parent already holds a history page or is named ``reports``.
 
     Raises:
         ConfigError / ChapterError: before any kernel starts, for an unknown profile,
-            chapter or parameter, a value of the wrong type, or an ``out`` folder that is
-            not empty (without ``force``).
+            chapter or parameter, a value of the wrong type (``-p`` or ``--grid``), an ``out``
+            folder that is not empty (without ``force``), or a Dask scheduler that does not answer.
     """
+    from medbench import reports_grid as rg
+    from medbench import reports_history as rh
+
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if timeout is not None and timeout <= 0:
@@ -473,34 +509,40 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
     all_chapters = discover_chapters(notebooks_dir)
     selected = select_chapters(all_chapters, chapters)
     prof = load_profile(profile, notebooks_dir)
-    params = resolve_parameters(selected, prof, parse_overrides(overrides), profile)
+    specs = rg.expand_runs(selected, prof, parse_overrides(overrides), rg.parse_grid(grid), profile)
     link_latest = out is None
     if out is not None:
         check_out_dir(out, force)
-    out = Path(out or timestamped_dir())
-    out.mkdir(parents=True, exist_ok=True)
-    copy_renderer(out)
-    kernel = kernel_name()
-    started = _dt.datetime.now().isoformat(timespec="seconds")
-
-    def run(ch: Chapter) -> dict:
-        if progress:
-            print(f"[medbench] {ch.name}: running ({profile})", flush=True)
-        entry = run_chapter(ch, params[ch.id], out, prof.get(ch.id, {}).get("expect"), timeout, kernel)
-        if progress:
-            failed = [c["metric"] for c in entry["checks"] if not c["passed"]]
-            note = f", checks failed: {', '.join(failed)}" if failed else ""
-            print(f"[medbench] {ch.name}: {entry['status']} in {entry['duration_s']:.1f}s{note}"
-                  + (f" - {entry['error']}" if entry["error"] else ""), flush=True)
-        return entry
-
-    if jobs == 1 or len(selected) == 1:
-        entries = [run(ch) for ch in selected]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            entries = list(pool.map(run, selected))
-    summary = {"profile": profile, "started": started, "out": str(out.resolve()),
-               "ok": all(e["status"] == "ok" for e in entries), "chapters": entries}
+    use_dask = dask or scheduler is not None
+    client = rg.open_dask(scheduler, workers=jobs) if use_dask else None  # fails before anything is written
+    started = _dt.datetime.now()
+    try:
+        out = Path(out or timestamped_dir())
+        out.mkdir(parents=True, exist_ok=True)
+        copy_renderer(out)
+        bar = rg.RunProgress(len(specs), enabled=progress)
+        try:
+            if client is not None:
+                backend = f"dask {scheduler}" if scheduler else f"dask LocalCluster ({jobs} workers)"
+                entries = rg.run_dask(specs, out, client, timeout, bar)
+            else:
+                backend = f"local (jobs={jobs})"
+                entries = rg.run_local(specs, out, jobs, timeout, kernel_name(), bar, note=f" ({profile})")
+        finally:
+            bar.close()
+    finally:
+        if client is not None:
+            rg.close_dask(client)
+    ended = _dt.datetime.now()
+    write_history = history or (history is None and (link_latest or rh.is_history_dir(out.parent)))
+    summary = {"profile": profile, "started": started.isoformat(timespec="seconds"),
+               "ended": ended.isoformat(timespec="seconds"),
+               "duration_s": round((ended - started).total_seconds(), 2), "out": str(out.resolve()),
+               "ok": all(e["status"] == "ok" for e in entries), "backend": backend,
+               "overrides": list(overrides or []), "grid": list(grid or []),
+               "parameters": {e["run"]: e["parameters"] for e in entries},
+               "provenance": rh.provenance(), "history_index": "../index.html" if write_history else None,
+               "chapters": entries, "aggregates": rg.aggregate(entries)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "index.html").write_text(render_index(summary), encoding="utf-8")
     if link_latest:
@@ -508,6 +550,8 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
         if latest.is_symlink() or latest.exists():
             latest.unlink()
         latest.symlink_to(out.name, target_is_directory=True)
+    if write_history:
+        rh.write_history(out.parent)
     return Report(out, entries)
 
 
@@ -518,7 +562,11 @@ def _fmt(value) -> str:
 
 
 def render_index(summary: dict) -> str:
-    """A self-contained HTML page: one row per chapter with status, time, metrics, links."""
+    """A self-contained HTML page: one row per run with status, time, metrics, links; the
+    grid's aggregates across seeds; where the run came from (versions, commit, machine)."""
+    from medbench.reports_grid import render_aggregates
+    from medbench.reports_history import render_provenance
+
     rows = []
     for e in summary["chapters"]:
         metrics = "<br>".join(f"<code>{html.escape(k)}</code> = {_fmt(v)}" for k, v in e["metrics"].items()) or "–"
@@ -528,11 +576,15 @@ def render_index(summary: dict) -> str:
         links = " · ".join(f"<a href='{html.escape(e[k])}'>{label}</a>"
                            for k, label in (("html", "HTML"), ("notebook", "notebook")) if e.get(k))
         error = f"<div class='err'>{html.escape(e['error'])}</div>" if e["error"] else ""
+        point = ", ".join(f"{k}={v}" for k, v in (e.get("grid") or {}).items())
+        point = f" <span class='grid'>({html.escape(point)})</span>" if point else ""
         rows.append(
-            f"<tr><td>{html.escape(e['id'])}</td><td>{html.escape(e['title'] or e['name'])}{error}</td>"
+            f"<tr><td>{html.escape(e['id'])}</td><td>{html.escape(e['title'] or e['name'])}{point}{error}</td>"
             f"<td class='{e['status']}'>{e['status']}</td><td>{e['duration_s']:.1f}</td>"
             f"<td>{metrics}</td><td>{checks}</td><td>{links}</td></tr>"
         )
+    history = (f" Earlier runs: <a href='{html.escape(summary['history_index'])}'>history</a>."
+               if summary.get("history_index") else "")
     status = "all chapters ran" if summary["ok"] else "some chapters failed"
     n_failed_checks = sum(not c["passed"] for e in summary["chapters"] for c in e["checks"])
     status += f"; {n_failed_checks} check(s) missed their bound" if n_failed_checks else "; every check passed"
@@ -543,6 +595,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .4em .6em; vertical-align: top; }}
 th {{ background: #f3f3f3; }} .ok {{ color: #070; font-weight: bold; }} .failed {{ color: #b00; font-weight: bold; }}
 .pass {{ color: #070; }} .fail {{ color: #b00; }} .err {{ color: #b00; font-size: 90%; margin-top: .3em; }}
+.grid {{ color: #555; }} .prov {{ color: #555; font-size: 90%; }}
 </style></head><body>
 <h1>medbench report</h1>
 <p>Profile <b>{html.escape(summary['profile'])}</b>, started {html.escape(summary['started'])}: {status}.</p>
@@ -550,6 +603,8 @@ th {{ background: #f3f3f3; }} .ok {{ color: #070; font-weight: bold; }} .failed 
 <th>links</th></tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>
-<p>Machine-readable: <a href="summary.json">summary.json</a>.</p>
+{render_aggregates(summary.get("aggregates") or [])}
+{render_provenance(summary)}
+<p>Machine-readable: <a href="summary.json">summary.json</a>.{history}</p>
 </body></html>
 """
