@@ -28,3 +28,7 @@ class ChapterError(MedbenchError):
 
 class CheckpointError(DataError):
     """A checkpoint file is missing, truncated, corrupt or not a medbench checkpoint."""
+
+
+class VaultError(DataError):
+    """An encrypted archive cannot be opened: wrong passphrase, altered, truncated or not an archive."""
