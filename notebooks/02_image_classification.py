@@ -81,15 +81,13 @@ from medbench.plots.classification import (
     plot_learning_curves,
     plot_training_curves,
 )
-from medbench.tasks.classification import (
-    HU_CALCIUM_RANGE,
-    ImageClassifier,
+from medbench.tasks.classification import HU_CALCIUM_RANGE, ImageClassifier, load_image_data
+from medbench.tasks.classification_studies import (
     baseline_scores,
     compare_balance,
     compare_with_baselines,
     cross_validate,
     fine_tune_curve,
-    load_image_data,
 )
 from medbench.transforms import describe_pipeline, get_pipeline
 from medbench.widgets.prediction_browser import PredictionBrowser
@@ -522,3 +520,10 @@ if curve is not None:
 #   Raghu et al. (2019), *Transfusion: understanding transfer learning for medical imaging*, NeurIPS.
 # - Yang et al. (2023), *MedMNIST v2*, Scientific Data 10:41 (the optional real datasets).
 # - Every number in this chapter is computed above from the data generated with `seed`.
+#
+# **Exercises** (nbgrader format), in `notebooks/exercises/02_image_classification_exercises.ipynb`:
+#
+# 1. *The centre-mean-HU rule by hand* (compute);
+# 2. *A patient-level paired bootstrap of an AUROC difference* (compute);
+# 3. *A threshold for 90% sensitivity, and what it costs on new patients* (interpret);
+# 4. *A validation score above the Bayes-optimal one* (investigate: a shortcut planted in the patches).

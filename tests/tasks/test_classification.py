@@ -7,16 +7,13 @@ import torch
 
 from medbench import transforms
 from medbench.errors import ConfigError, DataError
-from medbench.tasks.classification import (
-    HU_CALCIUM_RANGE,
-    ImageClassifier,
-    Split,
+from medbench.tasks.classification import HU_CALCIUM_RANGE, ImageClassifier, Split, load_image_data
+from medbench.tasks.classification_studies import (
     baseline_scores,
     compare_balance,
     compare_with_baselines,
     cross_validate,
     fine_tune_curve,
-    load_image_data,
 )
 from medbench.transforms import UINT8_RANGE
 
@@ -228,3 +225,17 @@ def test_baselines_and_paired_comparison():
         compare_with_baselines(te.labels, model[:10], base, te.groups)
     with pytest.raises(DataError, match="both classes"):
         baseline_scores(Split(x[:4], np.zeros(4, int), groups[:4]), te)
+
+
+def test_studies_have_one_import_path_and_pretrain_detector_feeds_init_from():
+    """The chapter's studies live in classification_studies only; the pretrained detector seeds a classifier."""
+    from medbench.tasks import classification, classification_studies
+
+    for name in classification_studies.__all__:
+        assert not hasattr(classification, name), f"{name} is importable from tasks.classification too"
+    source = classification_studies.pretrain_detector(n_patients=4, patches_per_patient=6, patch_size=16, epochs=1,
+                                                      batch_size=8, seed=0)
+    assert isinstance(source, torch.nn.Module)
+    x, y, _ = _toy(n=24)
+    ft = ImageClassifier("small_cnn", epochs=1, batch_size=8, val_fraction=0.0, init_from=source).fit(x, y)
+    assert ft.predict_proba(x[:4]).shape == (4, 2)
