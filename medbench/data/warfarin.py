@@ -279,9 +279,9 @@ def simulate_warfarin(n: int = 5000, seed: int = 0, *, sigma: float = 0.3,
     # VKORC1 -1639 A allele frequency by ancestry (about 0.9 in East Asian, 0.4 European, 0.1 African)
     q = np.select([asian, race == "Black or African American"], [0.9, 0.1], 0.4)
     n_a = rng.binomial(2, q)
-    vk = np.array(["G/G", "A/G", "A/A"])[n_a]
+    vk = np.array(["G/G", "A/G", "A/A"], dtype=object)[n_a]
     vk[rng.random(n) < 0.05] = "unknown"
-    cyp = rng.choice(CYP2C9[:-1], n, p=[0.72, 0.13, 0.10, 0.02, 0.02, 0.01])
+    cyp = rng.choice(CYP2C9[:-1], n, p=[0.72, 0.13, 0.10, 0.02, 0.02, 0.01]).astype(object)
     cyp[rng.random(n) < 0.03] = "unknown"
     amio = (rng.random(n) < 0.07).astype(int)
     inducer = (rng.random(n) < 0.01).astype(int)

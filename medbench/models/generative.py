@@ -7,6 +7,7 @@
   2014; Mirza & Osindero 2014); the generator maps noise and covariates to an outcome.
   The same generator class, trained by MSE toward real outcomes, is the course source's "naive
   generator" (see :func:`medbench.tasks.dosing.train_naive_generator`).
+- :class:`TabularVAE`: whole synthetic patient rows (categorical + continuous columns).
 
 Shapes: covariates ``c`` are ``(B, C)``, outcomes ``y`` are ``(B, 1)``, noise/latent ``(B, Z)``.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator"]
+__all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator", "TabularVAE"]
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, act=nn.SiLU) -> nn.Sequential:
@@ -103,3 +104,53 @@ class Discriminator(nn.Module):
 
     def forward(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([y, c], 1))
+
+
+class TabularVAE(nn.Module):
+    """A VAE over whole mixed-type rows: categorical columns (softmax) and continuous ones (Gaussian).
+
+    A simplified TVAE (Xu et al. 2019, *NeurIPS*): one-hot categorical groups and standardised
+    continuous columns in, per-group logits and per-column Gaussian means/log-variances out.
+
+    Args:
+        cat_sizes: number of levels of each categorical column.
+        n_cont: number of continuous columns.
+        latent, hidden: latent size and units per hidden layer.
+    """
+
+    def __init__(self, cat_sizes, n_cont: int, latent: int = 8, hidden: int = 128):
+        super().__init__()
+        self.cat_sizes, self.n_cont, self.latent = list(cat_sizes), int(n_cont), latent
+        n_in = sum(self.cat_sizes) + self.n_cont
+        self.encoder = _mlp(n_in, hidden, 2 * latent)
+        self.decoder = _mlp(latent, hidden, sum(self.cat_sizes) + 2 * self.n_cont)
+
+    def _split(self, out: torch.Tensor):
+        k = sum(self.cat_sizes)
+        logits = list(out[:, :k].split(self.cat_sizes, dim=1))
+        mean, logvar = out[:, k:k + self.n_cont], out[:, k + self.n_cont:].clamp(-7.0, 4.0)
+        return logits, mean, logvar
+
+    def forward(self, x: torch.Tensor):
+        """``x (B, sum(cat_sizes) + n_cont)`` -> ``(logits list, mean, logvar, z_mu, z_logvar)``."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return (*self._split(self.decoder(z)), mu, logvar)
+
+    def loss(self, outputs, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+        """Negative ELBO: cross-entropy per categorical column + Gaussian NLL + beta KL."""
+        logits, mean, logvar, mu, zlv = outputs
+        k = sum(self.cat_sizes)
+        codes = x[:, :k].split(self.cat_sizes, dim=1)
+        ce = sum(nn.functional.cross_entropy(lg, oh.argmax(1), reduction="none") for lg, oh in zip(logits, codes))
+        xc = x[:, k:]
+        nll = 0.5 * (logvar + (xc - mean) ** 2 / logvar.exp()).sum(1)
+        kl = -0.5 * (1 + zlv - mu ** 2 - zlv.exp()).sum(1)
+        return (ce + nll + beta * kl).mean()
+
+    @torch.no_grad()
+    def sample(self, n: int):
+        """``(codes (n, n_cat) int64, continuous (n, n_cont))`` drawn from the prior."""
+        logits, mean, logvar = self._split(self.decoder(torch.randn(n, self.latent)))
+        codes = torch.stack([torch.distributions.Categorical(logits=lg).sample() for lg in logits], 1)
+        return codes, mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)

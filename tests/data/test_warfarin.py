@@ -92,3 +92,9 @@ def test_simulator_has_the_interaction_the_equation_lacks():
     # older A/A carriers need less than the linear equation says, younger ones more
     assert gap[aa & (t["age_decade"] >= 8)].mean() < -0.1 and gap[aa & (t["age_decade"] <= 3)].mean() > 0.1
     assert abs(gap[~aa & (t["amiodarone"] == 0)].mean()) < 1e-9
+
+
+def test_simulator_levels_are_the_loaders_levels():
+    t = simulate_warfarin(3000, seed=0).table
+    assert set(t["vkorc1"]) == set(warfarin.VKORC1) and set(t["cyp2c9"]) == set(warfarin.CYP2C9)
+    assert set(t["race"]) == set(warfarin.RACES)
