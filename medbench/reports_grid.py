@@ -12,7 +12,21 @@ confidence interval of the mean (:func:`mean_ci`).
 
 Backends: local threads, each driving one kernel (``jobs``), or a Dask distributed
 cluster (:func:`open_dask`), where each run executes papermill on a worker and sends its
-notebook and HTML back.
+notebook and HTML back (a run's scratch folder ``work/<run>`` stays on the worker).
+Both show a progress bar of runs done, failed and running (:class:`RunProgress`).
+
+Running on a cluster (``--scheduler``)::
+
+    dask scheduler --host 10.0.0.5 --port 8786          # on one machine; prints its address
+    dask worker tcp://10.0.0.5:8786 --nthreads 1 --nworkers 2   # on each worker machine
+    medbench report --grid 02.seed=0,1,2,3,4 --scheduler tcp://10.0.0.5:8786
+
+Each worker needs medbench installed (and the data directory for chapters that read
+user data); the notebooks themselves travel with each run. One thread per worker process:
+each run drives one kernel. Dask retries a run whose worker died on other workers (3 times
+by default); start the scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0``
+to report it as failed at once, as ``--dask`` does. Dask's TCP is unencrypted: keep the
+cluster on a trusted network or configure Dask's TLS.
 """
 from __future__ import annotations
 
@@ -31,6 +45,7 @@ from medbench.reports import Chapter, check_expectations, resolve_parameters, ru
 
 SEED_PARAM = "seed"  # the grid axis that aggregation averages over
 WORKER_PID_ENV = "MEDBENCH_DASK_WORKER_PID"  # set on Dask workers: the process a run executes in
+CONNECT_TIMEOUT = "10s"  # how long to wait for a --scheduler to answer
 
 
 @dataclass
@@ -293,7 +308,7 @@ def open_dask(scheduler: str | None, workers: int = 2):
                                    dashboard_address=None, silence_logs=40)
         return Client(cluster)
     try:
-        return Client(scheduler, timeout="10s")
+        return Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler answered ({type(exc).__name__}: {exc}). "
                           "Start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
@@ -356,7 +371,10 @@ def run_dask(specs: list[RunSpec], out: Path, client, timeout: float | None = No
             fut = client.submit(_dask_task, payload, pure=False, key=f"medbench-{spec.name}-{time.time_ns()}")
             inflight[fut] = (i, spec, time.perf_counter())
         progress.set_running(len(inflight))
-        done, _ = wait(list(inflight), timeout=1.0, return_when="FIRST_COMPLETED")
+        try:
+            done, _ = wait(list(inflight), timeout=1.0, return_when="FIRST_COMPLETED")
+        except TimeoutError:  # nothing finished this second: refresh the bar, wait again
+            continue
         for fut in done:
             i, spec, start = inflight.pop(fut)
             try:
