@@ -65,7 +65,7 @@ print({k: len(v) for k, v in splits.items()}, "patients at risk;",
       f"{patients.loc[at_risk_ids, 'hypertension'].mean():.1%} develop hypertension")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 1 (compute, 3 points): a patient-level paired bootstrap
+# ## Exercise 1 · A patient-level paired bootstrap (compute, 3 points)
 #
 # Every blood-pressure reading of the test patients is a row of `visits`, with two candidate
 # scores for later hypertension: the reading itself (`sbp_reading`) and the running mean of the
@@ -152,7 +152,7 @@ assert (thrice[2] - thrice[1]) > 0.8 * (once[2] - once[1]), \
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 2 (interpret, 3 points): a threshold for 90% sensitivity
+# ## Exercise 2 · A threshold for 90% sensitivity (interpret, 3 points)
 #
 # Two logistic regressions predict hypertension from each patient's summary row
 # (`aggregate_features`: last value, mean and count of every variable, age, sex), fitted on the
@@ -224,7 +224,7 @@ assert abs(spec_lo - ref_lo) < 0.25 * (ref_hi - ref_lo) and abs(spec_hi - ref_hi
 # about the next patients.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 3 (interpret, 2 points): is the richer model better?
+# ## Exercise 3 · Is the richer model better? (interpret, 2 points)
 #
 # Model A uses every summary of the record, model B three numbers. On the test patients, compute
 # the difference of their AUROCs, A minus B, with a 95% **paired** bootstrap interval (`n_boot`
@@ -255,7 +255,7 @@ assert bool(a_better_supported) == bool(ref[1] > 0), "reread the interval: does 
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 4 (investigate, 3 points): a validation score that is too good
+# ## Exercise 4 · A validation score that is too good (investigate, 3 points)
 #
 # A colleague predicts hypertension from every blood-pressure reading of the at-risk patients
 # (`visit_table`: one row per reading, with age, sex, the reading, the running mean and its time)
