@@ -635,11 +635,12 @@ print(f"chapter ran in {time.time() - t_start:.0f} s")
 #   clinical scale it does *not* follow: Goetz, C. G. et al. (2008). MDS-UPDRS. *Movement
 #   Disorders* 23, 2129–2170.
 #
-# **Exercises** (to be collected in `notebooks/exercises/`): train the models on the at-risk
+# **Exercises** (nbgrader format): `notebooks/exercises/04_disease_prediction_exercises.ipynb`: 1. *A
+# patient-level paired bootstrap* (compute); 2. *A threshold for 90% sensitivity* (interpret); 3. *Is the richer
+# model better?* (interpret); 4. *A validation score that is too good* (investigate).
+#
+# **Open questions** (not autograded): train the models on the at-risk
 # patients only and compare with the paired bootstrap; recalibrate the multi-task model on the
 # validation patients and re-read its calibration slope; bootstrap the difference between two
 # subgroups' AUROCs.
-#
-# **Exercises notebook:** `notebooks/exercises/04_disease_prediction_exercises.ipynb` — (1) a patient-level paired
-# bootstrap of an AUROC difference (compute); (2) a threshold for 90% sensitivity (interpret); (3) is the richer model
-# better? (interpret); (4) a validation score that is too good (investigate).
+
