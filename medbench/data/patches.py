@@ -53,6 +53,8 @@ class PatchSet:
             ``malignant``, ``p_malignant``, ``slice_offset_mm``, ``noise_hu``, ...).
         task: ``"nodule"`` or ``"malignancy"``.
         pixel_mm: pixel size in mm.
+        masks: ``(N, size, size)`` bool, each patch's nodule (its cross-section's occupancy
+            >= 0.5 before the scanner blur; all False in a patch without nodule), or ``None``.
     """
 
     images: np.ndarray
@@ -62,6 +64,7 @@ class PatchSet:
     task: str = "nodule"
     pixel_mm: float = 1.0
     info: dict[str, Any] = field(default_factory=dict)
+    masks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -72,7 +75,8 @@ class PatchSet:
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         return PatchSet(self.images[idx], self.labels[idx], self.patient_ids[idx],
-                        self.meta.iloc[idx].reset_index(drop=True), self.task, self.pixel_mm, dict(self.info))
+                        self.meta.iloc[idx].reset_index(drop=True), self.task, self.pixel_mm, dict(self.info),
+                        None if self.masks is None else self.masks[idx])
 
     def split_by_patient(self, test_fraction: float = 0.25, seed: int = 0) -> tuple["PatchSet", "PatchSet"]:
         """Split into (train, test) so that no patient appears in both.
@@ -302,7 +306,8 @@ def nodule_patches(
 
     Returns:
         :class:`PatchSet` with ``images`` ``(N, 1, size, size)`` float32 HU, ``N = n_patients *
-        patches_per_patient``.
+        patches_per_patient``, and ``masks`` ``(N, size, size)`` bool: where each nodule is (the
+        truth that chapter 07 scores explanations against).
 
     Raises:
         ConfigError: a bad task, count, size, fraction or range.
@@ -334,6 +339,7 @@ def nodule_patches(
     h = size // 2
     half_mm = h * pixel_mm
     images = np.empty((n_patients * patches_per_patient, size, size), np.float32)
+    masks = np.zeros((n_patients * patches_per_patient, size, size), bool)
     rows: list[dict[str, Any]] = []
     children = np.random.SeedSequence(int(seed)).spawn(int(n_patients))
     k = 0
@@ -400,6 +406,7 @@ def nodule_patches(
                 occ = np.mean([nodule_occupancy_2d(px - off[0], py - off[1], r * np.sqrt(max(1.0 - (z / r) ** 2, 0.0)),
                                                    s, shapes[m], edge_mm=0.8 * pixel_mm)
                                for z in dz + thick * np.array([-1 / 3, 0.0, 1 / 3])], axis=0)
+                masks[k] = occ >= 0.5
                 hu = nod_hu[m] + 6.0 * rng.standard_normal((size, size))
                 patch = patch + occ * (hu - patch)
                 ctype = CALCIFICATION[int(nod["calcification"][m])]
@@ -436,7 +443,7 @@ def nodule_patches(
     meta["task"] = task
     return PatchSet(images=images[:, None], labels=labels, patient_ids=meta["patient_id"].to_numpy(np.int64),
                     meta=meta, task=task, pixel_mm=float(pixel_mm),
-                    info={"seed": int(seed), "size": size, "nodule_fraction": nodule_fraction})
+                    info={"seed": int(seed), "size": size, "nodule_fraction": nodule_fraction}, masks=masks)
 
 
 def patch_features(images: np.ndarray, pixel_mm: float = 1.0, dense_hu: float = -400.0) -> pd.DataFrame:

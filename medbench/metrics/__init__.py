@@ -5,6 +5,8 @@
 - :mod:`medbench.metrics.segmentation`: Dice and HD95 (mm) from ``monai.metrics``.
 - :mod:`medbench.metrics.survival`: Harrell's concordance index.
 - :mod:`medbench.metrics.calibration`: calibration slope and intercept (logistic recalibration).
+- :mod:`medbench.metrics.attribution`: explanations against the truth (pointing game, relevance
+  mass, rank correlation, top-k agreement).
 - :mod:`medbench.metrics.forecasting`: MASE (M4 scaling), sMAPE, pinball loss, interval coverage.
 - :mod:`medbench.metrics.dosing`: dose MAE, PW20, R², interval coverage/width, CRPS from samples.
 
@@ -13,6 +15,13 @@ once, in its submodule, and re-exported here.
 """
 from __future__ import annotations
 
+from medbench.metrics.attribution import (
+    mask_area_fraction,
+    pointing_game,
+    rank_correlation,
+    relevance_mass,
+    topk_agreement,
+)
 from medbench.metrics.calibration import calibration_slope_intercept
 from medbench.metrics.classification import (
     METRICS,
@@ -52,4 +61,5 @@ __all__ = [
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
     "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
     "crps_samples", "dose_mae", "dose_r2", "dose_scores", "interval_coverage", "interval_width", "pw20",
+    "mask_area_fraction", "pointing_game", "rank_correlation", "relevance_mass", "topk_agreement",
 ]
