@@ -180,7 +180,7 @@ def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, 
     ``training.fit`` is not used here: it runs one optimiser on one loss, a GAN needs two.
 
     Args:
-        callback: optional ``fn(epoch, history)`` after every epoch (the TrainingPanel uses it).
+        callback: optional ``fn(epoch, history, generator)`` after every epoch (the ``GANPanel`` uses it).
 
     Returns:
         ``(generator, discriminator, GANHistory)``.
@@ -218,7 +218,7 @@ def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, 
         hist.d_loss.append(float(np.mean(dl)))
         hist.g_loss.append(float(np.mean(gl)))
         if callback is not None:
-            callback(epoch + 1, hist)
+            callback(epoch + 1, hist, G)
     hist.seconds = time.perf_counter() - t0
     return G.eval(), D.eval(), hist
 
