@@ -222,6 +222,45 @@ def outcome_logits(latent: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
+#: The risk factors a clinician would name, one per recorded variable (plus age and sex): the units
+#: in which chapter 07 compares explanations with the truth (:func:`factor_contributions`).
+RISK_FACTORS: tuple[str, ...] = ("age", "sex") + VARIABLES + MEDICATIONS
+
+
+def factor_contributions(latent: pd.DataFrame, outcome: str, centre: bool = True) -> pd.DataFrame:
+    """Each patient's true log-odds contribution of each risk factor to ``outcome``.
+
+    The terms of :func:`outcome_logits` grouped by the recorded variable they are read from
+    (``sbp`` holds the level, slope and variability terms of blood pressure; ``sex`` the ``male``
+    term); factors that are not in the outcome's formula (e.g. heart rate, HbA1c, every
+    medication) contribute 0. Centred on the cohort mean (``centre``), the columns are the exact
+    Shapley values of the true log-odds (a sum of one-factor terms), and they add up to the
+    patient's log-odds minus the cohort's mean log-odds.
+
+    Args:
+        latent: ``EHRCohort.latent`` (or rows of it).
+        outcome: one of :data:`OUTCOMES`.
+        centre: subtract each column's mean over ``latent``'s rows.
+
+    Returns:
+        ``pandas.DataFrame`` ``(N, len(RISK_FACTORS))``, indexed like ``latent``.
+    """
+    _check_outcome(outcome)
+    f = {k: latent[k].to_numpy(float) for k in latent.columns}
+    log_sd = np.log(f["sbp_sd"] / 6.0)
+    terms = {
+        "diabetes": {"glucose": 1.1 * (f["glucose_W"] - 5.6) + 2.0 * f["glucose_slope"],
+                     "bmi": 0.05 * (f["bmi_W"] - 28) + 0.8 * f["bmi_slope"], "age": 0.015 * (f["age"] - 55)},
+        "hypertension": {"sbp": 0.05 * (f["sbp_W"] - 130) + 0.5 * f["sbp_slope"] + 1.5 * log_sd,
+                         "bmi": 0.03 * (f["bmi_W"] - 28), "sex": 0.2 * f["male"]},
+        "cvd": {"age": 0.06 * (f["age"] - 55), "sex": 0.5 * f["male"], "smoking": 0.7 * f["smoker"],
+                "sbp": 0.02 * (f["sbp_W"] - 130) + 0.8 * log_sd, "ldl": 0.6 * (f["ldl_W"] - 3.4),
+                "hdl": -1.0 * (f["hdl_W"] - 1.4), "glucose": 0.5 * (f["glucose_W"] - 5.6)},
+    }[outcome]
+    out = pd.DataFrame({k: terms.get(k, np.zeros(len(latent))) for k in RISK_FACTORS}, index=latent.index)
+    return out - out.mean() if centre else out
+
+
 def true_risk(latent: pd.DataFrame, intercepts: dict[str, float]) -> dict[str, np.ndarray]:
     """True outcome probabilities for (possibly modified) latent features; used by what-if analyses."""
     return {k: _sigmoid(intercepts[k] + v) for k, v in outcome_logits(latent).items()}
