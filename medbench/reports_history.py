@@ -8,7 +8,8 @@ same profile by more than its tolerance, and so is a check (or a chapter) that n
 
 The tolerance of a metric is the profile's ``tolerance`` (in the chapter's ``expect`` rule or
 a ``tolerance:`` block beside it); without one, when a grid of seeds ran, twice the larger
-standard deviation across seeds of the two runs; otherwise the metric is shown but not judged.
+standard deviation across seeds of the two runs (at least 1e-9 of the value: rounding noise);
+otherwise the metric is shown but not judged.
 """
 from __future__ import annotations
 
@@ -168,8 +169,9 @@ def tolerance(old: dict | None, new: dict | None) -> tuple[float | None, str]:
         if v and v.get("tolerance") is not None:
             return float(v["tolerance"]), "profile"
     sds = [v["sd"] for v in (old, new) if v and v.get("sd") is not None]
-    if sds:
-        return 2 * max(sds), "2 sd seeds"
+    if sds:  # floor: a metric every seed agrees on (sd 0) may still move by rounding noise
+        scale = max([abs(v["value"]) for v in (old, new) if v and math.isfinite(v["value"])] + [1.0])
+        return max(2 * max(sds), 1e-9 * scale), "2 sd seeds"
     return None, ""
 
 
@@ -307,8 +309,11 @@ def render_history(base: Path) -> str:
         git = (s.get("provenance") or {}).get("git") or {}
         commit = (git.get("commit", "")[:10] + ("*" if git.get("dirty") else "")) if git else "–"
         cmp = flags_of[path]
+        what = [f"{r['chapter']} {r['metric']} changed" for r in (cmp.rows if cmp else []) if r["flag"]]
+        what += cmp.events if cmp else []
+        more = f"; {len(what) - 4} more" if len(what) > 4 else ""
         flag = ("first run of this profile" if cmp is None else
-                f"<span class='flag'>{cmp.n_flags} flag(s): {html.escape('; '.join(cmp.events[:3]))}</span>"
+                f"<span class='flag'>{cmp.n_flags} flag(s): {html.escape('; '.join(what[:4]) + more)}</span>"
                 if cmp.n_flags else "no change beyond tolerance")
         run_rows.append(
             f"<tr><td><a href='{html.escape(path.name)}/index.html'>{html.escape(path.name)}</a></td>"
@@ -355,7 +360,7 @@ tr.flag td {{ background: #fee; }}
 profile: a metric that moved by more than its tolerance (the profile's <code>tolerance</code>, else twice the
 seed standard deviation when a grid of seeds ran; metrics without either are not judged), a check or a chapter
 that newly fails. Latest values of seed grids are means ± sd with the t-based 95% interval.</p>
-<table><thead><tr><th>run</th><th>started</th><th>profile</th><th>seconds</th><th>chapters</th><th>commit</th>
+<table><thead><tr><th>run</th><th>started</th><th>profile</th><th>seconds</th><th>chapter runs</th><th>commit</th>
 <th>vs previous</th></tr></thead><tbody>
 {''.join(run_rows)}
 </tbody></table>
