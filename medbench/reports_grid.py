@@ -235,6 +235,8 @@ class RunProgress:
 
     def set_running(self, n: int) -> None:
         with self._lock:
+            if n == self.running:  # redraw only on change (a cron log keeps one line per change)
+                return
             self.running = n
             self._refresh()
 
