@@ -435,6 +435,6 @@ print(f"training took {train_seconds:.0f} s of the chapter's {time.time() - t_st
 # - Efron, B. & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap* (the paired bootstrap).
 # - Simulator: `medbench.data.warfarin.simulate_warfarin` (dose model and Bayes limits in its docstring).
 #
-# **Exercises notebook:** `notebooks/exercises/05_generative_treatment_exercises.ipynb` — (1) PW20 and the
-# IWPC equation by hand (compute); (2) CRPS from samples and what it rewards (compute/interpret); (3) why the
-# MSE-trained generator collapses (investigate).
+# **Exercises notebook:** `notebooks/exercises/05_generative_treatment_exercises.ipynb` — (1) the IWPC
+# pharmacogenetic equation and PW20 by hand (compute); (2) CRPS from samples, and which forecast it prefers
+# (compute / interpret); (3) why the MSE-trained generator has no spread (investigate).
