@@ -9,6 +9,8 @@
   mass, rank correlation, top-k agreement).
 - :mod:`medbench.metrics.forecasting`: MASE (M4 scaling), sMAPE, pinball loss, interval coverage.
 - :mod:`medbench.metrics.dosing`: dose MAE, PW20, R², interval coverage/width, CRPS from samples.
+- :mod:`medbench.metrics.privacy`: membership-inference attacks (loss threshold, LiRA): attack AUC,
+  TPR at a low FPR.
 
 ``from medbench.metrics import auroc`` is the public import path: each name below is defined
 once, in its submodule, and re-exported here.
@@ -52,6 +54,14 @@ from medbench.metrics.dosing import (
     pw20,
 )
 from medbench.metrics.forecasting import coverage, mase, mase_scale, pinball_loss, smape
+from medbench.metrics.privacy import (
+    attack_auc,
+    binary_losses,
+    lira_scores,
+    logit_confidence,
+    loss_threshold_scores,
+    tpr_at_fpr,
+)
 from medbench.metrics.segmentation import DiceTracker, SegResult, dice_hd95, score_case
 from medbench.metrics.survival import cindex
 
@@ -62,4 +72,5 @@ __all__ = [
     "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
     "crps_samples", "dose_mae", "dose_r2", "dose_scores", "interval_coverage", "interval_width", "pw20",
     "mask_area_fraction", "pointing_game", "rank_correlation", "relevance_mass", "topk_agreement",
+    "attack_auc", "binary_losses", "lira_scores", "logit_confidence", "loss_threshold_scores", "tpr_at_fpr",
 ]
