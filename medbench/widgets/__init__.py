@@ -18,6 +18,7 @@ _EXPORTS = {
     "Volume": "medbench.widgets.slice_viewer",
     "as_volume": "medbench.widgets.slice_viewer",
     "TrainingPanel": "medbench.widgets.training_panel",
+    "WhyPanel": "medbench.widgets.why_panel",
 }
 
 __all__ = sorted(_EXPORTS)
