@@ -49,7 +49,11 @@ def test_profiles_name_only_existing_chapters_and_parameters(profile):
     prof = load_profile(profile, NOTEBOOKS)
     assert set(prof) <= set(chapters), f"{profile}.yaml names unknown chapters"
     for cid, entry in prof.items():
-        assert set(entry) <= {"parameters", "expect"}
+        assert set(entry) <= {"parameters", "expect", "tolerance"}
+        # a tolerance (how far a metric may move between runs) names a metric the chapter checks:
+        # a typo would otherwise leave the metric silently unjudged in reports/index.html
+        untracked = set(entry.get("tolerance") or {}) - set(entry.get("expect") or {})
+        assert not untracked, f"{profile}.yaml, chapter {cid}: tolerance for metrics without expect: {untracked}"
         unknown = set(entry.get("parameters") or {}) - set(chapters[cid].parameters)
         assert not unknown, f"{profile}.yaml, chapter {cid}: unknown parameters {unknown}"
 
