@@ -265,4 +265,7 @@ medbench.record("chapter_seconds", time.time() - t_start)
 # - Silver E.A., Pyke D.F., Thomas D.J. (2017) *Inventory and Production Management in Supply Chains*, 4th ed., ch. 8 (periodic-review order-up-to policies).
 #
 # ## Exercises
-# The exercises for this chapter are not written yet (see the issue).
+# **Exercises notebook:** `notebooks/exercises/06_hospital_operations_exercises.ipynb` — (1) MASE by hand
+# (compute); (2) the newsvendor order quantity (compute); (3) is the trivial forecast really dearer? a
+# cost ratio with its week-block bootstrap interval (interpret); (4) random K-fold on a time series:
+# how much of the training data lies after the forecast origin (investigate).
