@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_fan_chart", "plot_policies"]
+__all__ = ["plot_fan_chart", "plot_policies", "plot_policy_year"]
 
 
 def plot_fan_chart(dates, history, result, origin_index: int = -1, history_days: int = 42, ax=None):
@@ -49,3 +49,21 @@ def plot_policies(policies: dict, capacity: int, axes=None):
     axes[0].set_ylabel("census (morning)")
     plt.colorbar(im, ax=list(axes), label="electives admitted")
     return axes
+
+
+def plot_policy_year(years: dict, capacity: int, ax=None):
+    """Morning census through one simulated year under each policy (same random numbers), with capacity.
+
+    Args:
+        years: ``{name: DataFrame}`` from :func:`medbench.tasks.operations.simulate_year` (``census``, ``cost``).
+        capacity: the ward's beds (dashed line).
+    """
+    ax = ax or plt.subplots(figsize=(8, 3))[1]
+    for name, df in years.items():
+        ax.plot(np.arange(len(df)), df["census"].to_numpy(), lw=0.8,
+                label=f"{name} (mean cost {df['cost'].mean():.2f}/day)")
+    ax.axhline(capacity, color="r", ls="--", lw=0.8, label="capacity")
+    ax.set_xlabel("day of the simulated year")
+    ax.set_ylabel("census (morning)")
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    return ax

@@ -39,7 +39,7 @@ from medbench.models.forecasting import ActorCritic
 from medbench.settings import check_seed
 
 __all__ = ["AdmissionMDP", "BedAdmissionEnv", "value_iteration", "solve", "heuristic_policies", "q_learning",
-           "train_actor_critic", "simulate_policy", "evaluate_policies", "stationary_cost"]
+           "train_actor_critic", "simulate_policy", "simulate_year", "evaluate_policies", "stationary_cost"]
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,28 @@ def simulate_policy(mdp: AdmissionMDP, policy, *, n_years: int = 20, days: int =
         if t >= warmup:
             costs += cost
     return costs / days
+
+
+def simulate_year(mdp: AdmissionMDP, policy, *, days: int = 365, warmup: int = 30, seed: int = 0) -> pd.DataFrame:
+    """One simulated year of a policy, day by day (same random numbers for every policy with the same ``seed``).
+
+    Returns:
+        DataFrame with ``days`` rows: morning ``census`` and ``waiting``, ``admitted`` and the day's ``cost``.
+    """
+    rng = np.random.default_rng(check_seed(seed))
+    c, w = np.array([mdp.capacity - 2]), np.array([5])
+    rows = []
+    for t in range(warmup + days):
+        u = rng.random((1, mdp.max_census))
+        e, n = rng.poisson(mdp.emergency_rate, 1), rng.poisson(mdp.referral_rate, 1)
+        a = policy[c, w] if isinstance(policy, np.ndarray) else np.asarray(policy(c, w))
+        a = np.minimum(a, w)
+        if t >= warmup:
+            rows.append((int(c[0]), int(w[0]), int(a[0])))
+        c, w, cost = _step_batch(mdp, c, w, a, u, e, n)
+        if t >= warmup:
+            rows[-1] += (float(cost[0]),)
+    return pd.DataFrame(rows, columns=["census", "waiting", "admitted", "cost"])
 
 
 def heuristic_policies(mdp: AdmissionMDP, *, tune_years: int = 20, seed: int = 1) -> dict:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "CensusDashboard": "medbench.widgets.census_dashboard",
     "InferencePanel": "medbench.widgets.inference_panel",
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
     "PatientExplorer": "medbench.widgets.patient_explorer",
+    "PolicyExplorer": "medbench.widgets.policy_explorer",
     "PredictionBrowser": "medbench.widgets.prediction_browser",
     "WhatIfPanel": "medbench.widgets.patient_explorer",
     "SliceViewer": "medbench.widgets.slice_viewer",
