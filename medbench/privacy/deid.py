@@ -53,7 +53,8 @@ from medbench.privacy.pseudonym import as_key, keyed_digest, pseudonym
 __all__ = [
     "ANNEX_E_VERSION", "DeidOptions", "DeidResult", "VerifyResult", "annex_e_table", "deidentify_dataset",
     "verify", "phi_values", "deidentify_file", "deidentify_path", "burned_in_reason", "PATIENT_CHARACTERISTICS",
-    "shipped_dicom_files", "sample_series_folder", "date_shift_days",
+    "shipped_dicom_files", "sample_series_folder", "date_shift_days", "tag_table", "identifying_values",
+    "identifying_values_of", "find_phi",
 ]
 
 ANNEX_E_VERSION = "dicomfields_2024b"
@@ -492,6 +493,130 @@ def verify(original: Dataset, deid: Dataset, opts: DeidOptions | None = None, ph
                 if pl in t:
                     res.leaks.append(f"{where}: holds input PHI value {p!r}")
     return res
+
+
+# ------------------------------------------------------------------------------ report check
+_ID_KEYWORDS = ("PatientID", "OtherPatientIDs", "AccessionNumber", "IssuerOfPatientID", "MedicalRecordLocator",
+                "PatientAddress", "PatientTelephoneNumbers", "InstitutionName", "InstitutionAddress",
+                "ReferringPhysicianAddress", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
+                "FrameOfReferenceUID", "PatientBirthName", "PatientMotherBirthName", "MilitaryRank")
+#: Placeholder words test files use as names; they occur in any prose, so a report search skips them.
+GENERIC_WORDS = {"TEST", "TESTS", "PATIENT", "ANONYMOUS", "ANONYMIZED", "PHANTOM", "CASE", "NAME", "DEMO",
+                 "SAMPLE", "UNKNOWN", "DOCTOR", "PHYSICIAN", "NONE", "ANON", "ANONYMISED", "FIRST", "LAST",
+                 "MIDDLE", "FAMILY", "GIVEN", "DOE", "JOHN", "JANE", "STUDY", "SERIES", "IMAGE", "IMAGES",
+                 "HEAD", "CHEST", "BRAIN", "DICOM", "OTHER", "INSTITUTION", "HOSPITAL", "DEPARTMENT", "MODALITY",
+                 "WARD", "PERFUSION"}
+
+
+#: Kept (not PHI) attributes whose values may repeat in identifying ones (a vendor as institution name).
+_KEPT_KEYWORDS = ("Manufacturer", "ManufacturerModelName", "Modality", "ImageType", "BodyPartExamined",
+                  "SOPClassUID", "SoftwareVersions", "ScanOptions", "SequenceName")
+
+
+def identifying_values(ds: Dataset, min_len: int = 4) -> set[str]:
+    """The values of ``ds`` that identify a person or a study, for searching reports and logs.
+
+    Person names (whole and each component), patient IDs, accession numbers, addresses, institution,
+    dates (``YYYYMMDD``) and instance UIDs, at any depth. Components shorter than ``min_len``, numbers
+    of fewer than 6 digits and the placeholder words in :data:`GENERIC_WORDS` are left out (they occur
+    in any text).
+    """
+    out = set()
+    for elem in ds.iterall():
+        if elem.VR == "SQ":
+            continue
+        kw = elem.keyword
+        for v in _values(elem):
+            if isinstance(v, bytes):
+                continue
+            t = str(v).strip()
+            if elem.VR == "PN":
+                out.add(t)
+                out.update(p.strip() for p in t.replace("=", "^").split("^"))
+            elif kw in _ID_KEYWORDS:
+                out.add(t)
+            elif elem.VR == "DA" or (elem.VR == "DT" and len(t) >= 8):
+                if len(t) >= 8 and t[:8].isdigit() and t[:8] != "00010101":
+                    out.add(t[:8])
+    public = "\n".join(str(v) for e in ds.iterall() if e.VR != "SQ" and e.keyword in _KEPT_KEYWORDS
+                        for v in _values(e)).lower()
+    return {v for v in out if len(v) >= min_len and sum(c.isalnum() for c in v) >= 3
+            and not (v.isdigit() and len(v) < 6)  # "0010" is a tag number in any DICOM text, not an identity
+            and v.upper() not in GENERIC_WORDS and v.upper() not in DUMMY_VALUES and v.lower() not in public}
+
+
+def identifying_values_of(files) -> set[str]:
+    """:func:`identifying_values` of several files, less any value some file keeps as a non-PHI attribute."""
+    vals, public = set(), set()
+    for f in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(f, stop_before_pixels=True)
+        vals |= identifying_values(ds)
+        public |= {str(v).strip().lower() for e in ds.iterall() if e.VR != "SQ" and e.keyword in _KEPT_KEYWORDS
+                   for v in _values(e)}
+    return {v for v in vals if v.lower() not in public}
+
+
+def find_phi(text: str, values) -> list[str]:
+    """The ``values`` found in ``text`` (case-insensitive), after removing embedded base64 images
+    (``data:image/...;base64,...`` and notebook ``image/png`` outputs), whose random letters would
+    match short names by chance."""
+    import re
+
+    text = re.sub(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+", "", text)
+    text = re.sub(r'"image/(png|jpeg)": "[A-Za-z0-9+/=\\n]*"', "", text)
+    low = text.lower()
+    hits = []
+    for v in set(values):
+        if v.isalpha():  # a name: whole words only ("Ward" is not in "forward")
+            if re.search(rf"(?<![a-z]){re.escape(v.lower())}(?![a-z])", low):
+                hits.append(v)
+        elif v.lower() in low:
+            hits.append(v)
+    return sorted(hits)
+
+
+# --------------------------------------------------------------------------------- display
+def _show(elem) -> str:
+    if elem is None:
+        return "(absent)"
+    if elem.VR == "SQ":
+        return f"<sequence of {len(elem.value or [])} item(s)>"
+    if elem.tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
+        return "<pixel data>"
+    v = elem.value
+    if isinstance(v, bytes):
+        return f"<{len(v)} bytes>"
+    text = str(v)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def tag_table(original: Dataset, deid: Dataset, opts: DeidOptions | None = None, reveal: bool = False):
+    """Top-level tags of an input and its de-identified output side by side (``pandas.DataFrame``).
+
+    Columns: ``tag``, ``keyword``, ``VR``, ``action`` (Annex E, with the options; "" = not in the table,
+    kept), ``before``, ``after``, ``changed``. Unless ``reveal``, the *before* value of every tag the
+    profile acts on is masked (``<hidden: N characters>``), so the table can go into a report without
+    carrying the PHI it is about.
+    """
+    import pandas as pd
+
+    opts = opts or DeidOptions(key=b"0" * 16)
+    single, ranges = annex_e_table()
+    tags = sorted({e.tag for e in original} | {e.tag for e in deid})
+    rows = []
+    for tag in tags:
+        a, b = original.get(tag), deid.get(tag)
+        e = a if a is not None else b
+        action = "private: X" if tag.is_private else (
+            _effective_action(tag, e.VR, _action_for(tag, single, ranges), opts) or "")
+        before, after = _show(a), _show(b)
+        if not reveal and a is not None and action not in ("", "K", "KEEP_TIME") and a.VR != "SQ":
+            before = f"<hidden: {len(before)} characters>"
+        rows.append({"tag": f"({tag.group:04X},{tag.element:04X})", "keyword": e.keyword or "(private)", "VR": e.VR,
+                     "action": action, "before": before, "after": after, "changed": _show(a) != after})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------ files

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "DicomTagViewer": "medbench.widgets.dicom_tags",
     "CensusDashboard": "medbench.widgets.census_dashboard",
     "InferencePanel": "medbench.widgets.inference_panel",
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
