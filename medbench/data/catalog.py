@@ -192,6 +192,22 @@ def _build() -> list[Dataset]:
         "medbench.data.warfarin.simulate_warfarin", True, "known dose distribution: Bayes MAE, PW20 and CRPS",
         _needs_module("medbench.data.warfarin", "simulator")))
     out.append(Dataset(
+        "pydicom-test-files", "DICOM (CT, MR, CR, US, NM, SEG, multi-frame, series)", "every test file with pixel data "
+        "that ships with pydicom and pydicom-data (chapter 08 de-identifies all of them)",
+        "MIT (pydicom, pydicom-data); per-file sources in their READMEs", "medbench.data.dicom_testfiles.shipped_dicom_files",
+        True, "161 files with pydicom 3.0.2 + pydicom-data 1.0.0; a 5-slice CT series in dicomdirtests/98892001/CT5N",
+        _needs_module("pydicom", "ships with pydicom and pydicom-data")))
+    out.append(Dataset(
+        "risk-cohort-sim", "simulator: tabular clinical risk", "8 clinical covariates + correlated labs, a 5-year "
+        "event from a known logistic risk (medbench)", "BSD-3-Clause (medbench); synthetic",
+        "medbench.data.risk_cohort.simulate_risk_cohort", True, "known risk: Bayes AUROC about 0.76 (chapter 08 DP-SGD)",
+        _needs_module("medbench.data.risk_cohort", "simulator")))
+    out.append(Dataset(
+        "demographics-sim", "simulator: demographic table", "age, sex, 5-digit postcode, ethnicity and a diagnosis; "
+        "names for a public-register linkage demo (medbench)", "BSD-3-Clause (medbench); synthetic",
+        "medbench.data.demographics.simulate_demographics", True, "no real person; chapter 08 k-anonymity",
+        _needs_module("medbench.data.demographics", "simulator")))
+    out.append(Dataset(
         "gbsg2", "survival (tabular)", "German Breast Cancer Study Group 2 (R package TH.data), shipped in lifelines",
         "GPL-2 (TH.data)", "medbench.data.survival_cohorts.load_cohort", True, "686 patients, recurrence-free survival",
         _needs_module("lifelines", "ships with lifelines")))

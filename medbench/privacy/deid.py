@@ -47,6 +47,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from medbench.data.dicom_testfiles import sample_series_folder, shipped_dicom_files
 from medbench.errors import ConfigError, DataError
 from medbench.privacy.pseudonym import as_key, keyed_digest, pseudonym
 
@@ -620,44 +621,6 @@ def tag_table(original: Dataset, deid: Dataset, opts: DeidOptions | None = None,
 
 
 # ------------------------------------------------------------------------------------ files
-def shipped_dicom_files(pixel_data_only: bool = True) -> list[Path]:
-    """Every real DICOM file that ships with pydicom (its test files) and pydicom-data, found on disk.
-
-    Nothing downloads (the files are located from the installed packages, never through
-    ``get_testdata_files``). With ``pixel_data_only`` only files holding (Float)PixelData are kept.
-    """
-    import pydicom.data.data_manager as dm
-
-    roots = [Path(dm.DATA_ROOT) / "test_files"]
-    try:
-        import data_store  # the pydicom-data package
-
-        roots.append(Path(data_store.__file__).parent / "data")
-    except ImportError:  # pragma: no cover - pydicom-data is a dependency
-        pass
-    files = []
-    for root in roots:
-        for f in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            if f.suffix.lower() in (".py", ".pyc", ".txt", ".json", ".gz", ".bz2", ".zip", ".md"):
-                continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ds = pydicom.dcmread(f, stop_before_pixels=False, defer_size="1 KB")
-            except Exception:  # not DICOM (charset files, raw streams, DICOMDIR-less fragments)
-                continue
-            if not pixel_data_only or any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-                files.append(f)
-    return files
-
-
-def sample_series_folder() -> Path:
-    """A real 5-slice CT series that ships with pydicom (``dicomdirtests/98892001/CT5N``, 16 x 16 pixels)."""
-    import pydicom.data.data_manager as dm
-
-    return Path(dm.DATA_ROOT) / "test_files" / "dicomdirtests" / "98892001" / "CT5N"
-
-
 def _atomic_save(ds: Dataset, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
