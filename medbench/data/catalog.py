@@ -208,6 +208,11 @@ def _build() -> list[Dataset]:
         "medbench.data.demographics.simulate_demographics", True, "no real person; chapter 08 k-anonymity",
         _needs_module("medbench.data.demographics", "simulator")))
     out.append(Dataset(
+        "mammo-sim", "simulator: mammography-like patches", "1/f^3 fibroglandular background, circumscribed vs "
+        "spiculated masses, microcalcification clusters, known p_malignant (medbench); no real mammography ships",
+        "BSD-3-Clause (medbench); synthetic", "medbench.data.mammo.mammo_patches", True,
+        "32 px patches for GAN augmentation; Bayes AUROC known", _needs_module("medbench.data.mammo", "simulator")))
+    out.append(Dataset(
         "gbsg2", "survival (tabular)", "German Breast Cancer Study Group 2 (R package TH.data), shipped in lifelines",
         "GPL-2 (TH.data)", "medbench.data.survival_cohorts.load_cohort", True, "686 patients, recurrence-free survival",
         _needs_module("lifelines", "ships with lifelines")))

@@ -8,6 +8,8 @@
   The same generator class, trained by MSE toward real outcomes, is the course source's "naive
   generator" (see :func:`medbench.tasks.dosing.train_naive_generator`).
 - :class:`TabularVAE`: whole synthetic patient rows (categorical + continuous columns).
+- :class:`DCGANGenerator` / :class:`DCGANDiscriminator`: a class-conditional DCGAN for 32 px image
+  patches (GAN augmentation of scarce malignant patches).
 
 Shapes: covariates ``c`` are ``(B, C)``, outcomes ``y`` are ``(B, 1)``, noise/latent ``(B, Z)``.
 """
@@ -16,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator", "TabularVAE"]
+__all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator", "TabularVAE", "DCGANGenerator",
+           "DCGANDiscriminator"]
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, act=nn.SiLU) -> nn.Sequential:
@@ -154,3 +157,59 @@ class TabularVAE(nn.Module):
         logits, mean, logvar = self._split(self.decoder(torch.randn(n, self.latent)))
         codes = torch.stack([torch.distributions.Categorical(logits=lg).sample() for lg in logits], 1)
         return codes, mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+
+class DCGANGenerator(nn.Module):
+    """Class-conditional DCGAN generator (Radford et al. 2016): noise + class -> ``(B, 1, 32, 32)`` in [0, 1].
+
+    The class enters as a learned embedding concatenated to the noise. A hand-written DCGAN rather
+    than a MONAI network: MONAI ships discriminators (``PatchDiscriminator``) but no small
+    conditional DCGAN generator, and 32 px patches need only three up-sampling blocks.
+
+    Args:
+        noise: noise size Z. n_classes: classes. width: channels of the first feature map.
+    """
+
+    def __init__(self, noise: int = 64, n_classes: int = 2, width: int = 64):
+        super().__init__()
+        self.noise, self.n_classes = noise, n_classes
+        self.embed = nn.Embedding(n_classes, noise)
+        self.fc = nn.Sequential(nn.Linear(2 * noise, width * 4 * 4 * 2), nn.BatchNorm1d(width * 4 * 4 * 2), nn.ReLU())
+        self.width = width
+
+        def up(c_in, c_out):
+            return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        self.net = nn.Sequential(*up(2 * width, width), *up(width, width // 2),
+                                 nn.ConvTranspose2d(width // 2, 1, 4, 2, 1), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([z, self.embed(y)], 1)).view(-1, 2 * self.width, 4, 4)
+        return self.net(h)
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor) -> torch.Tensor:
+        """One image per class label in ``y (B,)`` -> ``(B, 1, 32, 32)``."""
+        return self(torch.randn(len(y), self.noise), y)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Class-conditional DCGAN discriminator: ``(B, 1, 32, 32)`` + class -> logit ``(B, 1)``.
+
+    Strided convolutions with LeakyReLU, and a projection of the class embedding onto the features
+    (Miyato & Koyama 2018, cGANs with projection discriminator).
+    """
+
+    def __init__(self, n_classes: int = 2, width: int = 64):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width // 2, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width // 2, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
+        n_feat = 2 * width * 4 * 4
+        self.out = nn.Linear(n_feat, 1)
+        self.embed = nn.Embedding(n_classes, n_feat)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        return self.out(h) + (self.embed(y) * h).sum(1, keepdim=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["plot_dose_distribution", "plot_example_patients", "plot_gan_losses", "plot_spread",
-           "plot_marginals", "plot_correlations", "describe_patient"]
+           "plot_marginals", "plot_correlations", "describe_patient", "plot_sample_grid", "plot_augmentation"]
 
 _COLORS = {"cvae": "#1f77b4", "cgan": "#2ca02c", "naive": "#d62728", "real": "#555555", "synthetic": "#ff7f0e"}
 
@@ -163,4 +163,40 @@ def plot_correlations(real: pd.DataFrame, synthetic: pd.DataFrame):
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
         ax.set_yticks(range(len(names)), names, fontsize=6)
     fig.colorbar(im, ax=axes, shrink=0.7)
+    return fig
+
+
+def plot_sample_grid(real: np.ndarray, generated: np.ndarray, n: int = 8, titles=("real", "generated")):
+    """Two rows of 2D patches ``(N, 1, H, W)`` in [0, 1]: real above, generated below."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.2))
+    for row, (imgs, title) in enumerate(zip((real, generated), titles)):
+        for k in range(n):
+            ax = axes[row, k]
+            if k < len(imgs):
+                ax.imshow(np.asarray(imgs[k])[0], cmap="gray", vmin=0, vmax=1)
+            ax.axis("off")
+        axes[row, 0].set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_augmentation(table: pd.DataFrame, bayes_auroc: float | None = None):
+    """Test AUROC against the number of real malignant training patches, real-only vs GAN-augmented
+    (one dot per seed, lines through the seed means), with the Bayes AUROC."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for col, label, color in (("auroc_real", "real only", _COLORS["real"]),
+                              ("auroc_augmented", "real + GAN malignant", _COLORS["synthetic"])):
+        ax.scatter(table["n_malignant"], table[col], color=color, alpha=0.6, s=18)
+        mean = table.groupby("n_malignant")[col].mean()
+        ax.plot(mean.index, mean.values, color=color, marker="o", label=label)
+    if bayes_auroc is not None:
+        ax.axhline(bayes_auroc, color="k", ls="--", lw=1, label=f"Bayes {bayes_auroc:.3f}")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("real malignant training patches")
+    ax.set_ylabel("test AUROC")
+    ax.legend(fontsize=8)
     return fig

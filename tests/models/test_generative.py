@@ -26,3 +26,19 @@ def test_gan_shapes_and_generator_gradient_through_discriminator():
     D(fake, c).mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
     assert G.sample(c, 7).shape == (6, 7)
+
+
+def test_dcgan_shapes_and_class_conditioning():
+    from medbench.models.generative import DCGANDiscriminator, DCGANGenerator
+
+    torch.manual_seed(0)
+    G, D = DCGANGenerator(noise=16, n_classes=2, width=16), DCGANDiscriminator(n_classes=2, width=16)
+    y = torch.tensor([0, 1, 1, 0])
+    x = G(torch.randn(4, 16), y)
+    assert x.shape == (4, 1, 32, 32) and x.min() >= 0 and x.max() <= 1
+    assert D(x, y).shape == (4, 1)
+    # the same noise with another class gives another image
+    z = torch.randn(2, 16)
+    G.eval()
+    assert not torch.allclose(G(z, torch.tensor([0, 0])), G(z, torch.tensor([1, 1])))
+    assert G.sample(torch.tensor([1, 1, 1])).shape == (3, 1, 32, 32)
