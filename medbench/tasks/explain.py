@@ -339,17 +339,23 @@ def add_marker(images, present, *, marker: int = 5, inset: int = 1, hu: float = 
     return x
 
 
-def shortcut_experiment(clf, train, test, *, p_marker: tuple[float, float] = (0.05, 0.9), method: str = "occlusion",
-                        n_explain: int = 40, n_boot: int = 500, seed: int = 0, explain_kw: dict | None = None) -> dict:
+def shortcut_experiment(clf, train, test, *, p_marker: tuple[float, float] = (0.05, 0.9),
+                        p_marker_clean: float = 0.0, method: str = "occlusion", n_explain: int = 40,
+                        n_boot: int = 500, seed: int = 0, explain_kw: dict | None = None) -> dict:
     """Train with a marker that goes with the label, catch it by its attribution mass, retrain clean.
 
     Training (and the first test set) burn the marker into a patch with probability
     ``p_marker[label]``; "marker removed" scores the same test patches without any marker.
+    The clean model is trained on the same patches with the marker burned in with probability
+    ``p_marker_clean`` whatever the label: 0 = no marker at all; e.g. 0.5 = the marker is
+    seen in training but carries no information (the control that asks whether the model
+    *uses* the marker, not whether a never-seen bright object moves its output).
 
     Args:
         clf: an unfitted :class:`~medbench.tasks.classification.ImageClassifier` template.
         train, test: :class:`~medbench.tasks.classification.Split` (HU patches, binary labels).
         p_marker: probability of the marker in a class-0 and a class-1 patch.
+        p_marker_clean: probability of the marker in any clean training patch (independent of the label).
         method: the attribution method whose mass on the marker is measured.
         n_explain: marked test patches explained.
         n_boot: patient-bootstrap resamples of the AUROC drop.
@@ -367,12 +373,16 @@ def shortcut_experiment(clf, train, test, *, p_marker: tuple[float, float] = (0.
 
     rng = np.random.default_rng(seed)
     p = np.asarray(p_marker, float)
+    if p.shape != (2,) or not ((p >= 0) & (p <= 1)).all() or not 0.0 <= p_marker_clean <= 1.0:
+        raise ConfigError(f"p_marker (got {p_marker}) must be two probabilities and p_marker_clean "
+                          f"(got {p_marker_clean}) one, in [0, 1]")
     y_tr, y_te = np.asarray(train.labels), np.asarray(test.labels)
     x_tr = add_marker(train.images, rng.random(len(y_tr)) < p[y_tr])
     mark_te = rng.random(len(y_te)) < p[y_te]
     x_te = add_marker(test.images, mark_te)
     hans = clf.clone(seed=seed).fit(x_tr, y_tr, train.groups)
-    clean = clf.clone(seed=seed).fit(train.images, y_tr, train.groups)
+    x_clean = add_marker(train.images, rng.random(len(y_tr)) < p_marker_clean)
+    clean = clf.clone(seed=seed).fit(x_clean, y_tr, train.groups)
     s_mark, s_clean = hans.predict_score(x_te), hans.predict_score(test.images)
     drop, lo, hi = paired_bootstrap_diff(auroc, y_te, s_mark, s_clean, n_boot=n_boot, seed=seed, groups=test.groups)
     # the explained patches: marked ones, positives first (the class whose evidence is asked for)
