@@ -12,6 +12,11 @@ Stages:
   patches, for several numbers of real malignant patches and seeds, on the same test patches;
   :func:`mean_auroc` lets :func:`medbench.metrics.paired_bootstrap_diff` give a paired interval of
   the seed-averaged AUROC gain.
+
+Optional (``full`` profile, meant for a GPU): :func:`train_ddpm` / :func:`sample_ddpm`, a small
+denoising diffusion model on the malignant patches with MONAI's ``DiffusionModelUNet`` (~1.1 M
+parameters: the tutorial-size model is far too slow on a CPU), ``DDPMScheduler`` for training,
+``DDIMScheduler`` for 50-step sampling, and ``DiffusionInferer``.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from torch import nn
 from medbench.errors import ConfigError
 from medbench.settings import check_seed
 
-__all__ = ["make_splits", "train_dcgan", "augmentation_study", "mean_auroc"]
+__all__ = ["make_splits", "train_dcgan", "train_ddpm", "sample_ddpm", "augmentation_study", "mean_auroc"]
 
 
 def make_splits(data, n_val: int, n_test: int, seed: int = 0) -> dict:
@@ -93,6 +98,74 @@ def train_dcgan(images: np.ndarray, labels: np.ndarray, *, epochs: int = 30, bat
     return G.eval(), D.eval(), hist
 
 
+def _ddpm_net():
+    from monai.networks.nets import DiffusionModelUNet
+
+    return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(32, 64, 64),
+                              attention_levels=(False, False, True), num_res_blocks=1, num_head_channels=32)
+
+
+def train_ddpm(images: np.ndarray, *, epochs: int = 100, batch_size: int = 32, lr: float = 2.5e-4,
+               seed: int = 0, device=None, progress: bool = False):
+    """Train a small unconditional DDPM (Ho et al. 2020) on ``(N, 1, 32, 32)`` images in [0, 1].
+
+    The network predicts the noise added at a random step of a 1000-step linear schedule
+    (``DDPMScheduler``); images are scaled to [-1, 1]. Train one model per class (here: malignant).
+
+    Returns:
+        ``(model, losses)``: the ``DiffusionModelUNet`` (eval mode, on ``device``) and per-epoch mean losses.
+    """
+    from monai.inferers import DiffusionInferer
+    from monai.networks.schedulers import DDPMScheduler
+    from torch.utils.data import DataLoader, TensorDataset
+    from tqdm.auto import tqdm
+
+    from medbench.settings import get_device
+
+    seed = check_seed(seed)
+    if images.ndim != 4 or images.shape[1:] != (1, 32, 32):
+        raise ConfigError(f"train_ddpm needs (N, 1, 32, 32) images, got {images.shape}")
+    dev = get_device(device)
+    torch.manual_seed(seed)
+    model = _ddpm_net().to(dev)
+    scheduler = DDPMScheduler(num_train_timesteps=1000)
+    inferer = DiffusionInferer(scheduler)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x_all = torch.as_tensor(images, dtype=torch.float32) * 2 - 1
+    loader = DataLoader(TensorDataset(x_all), batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    losses = []
+    for _ in tqdm(range(epochs), desc="DDPM", disable=not progress):
+        model.train()
+        ep = []
+        for (x,) in loader:
+            x = x.to(dev)
+            noise = torch.randn_like(x)
+            t = torch.randint(0, scheduler.num_train_timesteps, (len(x),), device=dev).long()
+            loss = nn.functional.mse_loss(inferer(inputs=x, diffusion_model=model, noise=noise, timesteps=t), noise)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            ep.append(loss.item())
+        losses.append(float(np.mean(ep)))
+    return model.eval(), losses
+
+
+@torch.no_grad()
+def sample_ddpm(model, n: int, *, steps: int = 50, seed: int = 0) -> np.ndarray:
+    """``n`` images ``(n, 1, 32, 32)`` in [0, 1] from a trained DDPM, with a ``steps``-step DDIM sampler."""
+    from monai.inferers import DiffusionInferer
+    from monai.networks.schedulers import DDIMScheduler
+
+    dev = next(model.parameters()).device
+    scheduler = DDIMScheduler(num_train_timesteps=1000)
+    scheduler.set_timesteps(num_inference_steps=steps)
+    g = torch.Generator(device="cpu").manual_seed(check_seed(seed))
+    noise = torch.randn((int(n), 1, 32, 32), generator=g).to(dev)
+    x = DiffusionInferer(scheduler).sample(input_noise=noise, diffusion_model=model, scheduler=scheduler, verbose=False)
+    return ((x.clamp(-1, 1) + 1) / 2).cpu().numpy().astype(np.float32)
+
+
 def mean_auroc(y_true, scores) -> float:
     """Mean AUROC over the columns of ``scores (N, n_seeds)`` (one column per seed)."""
     from medbench.metrics import auroc
@@ -102,7 +175,8 @@ def mean_auroc(y_true, scores) -> float:
 
 
 def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: int = 300, seeds=(0, 1, 2),
-                       gan_epochs: int = 30, gan_width: int = 32, clf_epochs: int = 15, progress: bool = False) -> dict:
+                       gan_epochs: int = 30, gan_width: int = 32, clf_epochs: int = 15, generator: str = "dcgan",
+                       ddpm_epochs: int = 100, device=None, progress: bool = False) -> dict:
     """Classifier AUROC with and without GAN-generated malignant patches.
 
     For each number of real malignant training patches and each seed: draw the training set from the
@@ -112,11 +186,13 @@ def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: i
     scored once on the same test patches. Both use a class-weighted loss (``balance="weights"``):
     without it the real-only classifier, trained at 1:15 and validated at the population's 1:2,
     keeps its first epoch (validation loss is lowest before it learns anything) and scores below
-    chance, which would flatter the augmentation.
+    chance, which would flatter the augmentation. ``generator="ddpm"`` draws the synthetic malignant
+    patches from a DDPM trained on the real malignant ones (:func:`train_ddpm`, ``ddpm_epochs`` on
+    ``device``) instead of the DCGAN.
 
     Returns:
         ``{"table": DataFrame (n_malignant, seed, auroc_real, auroc_augmented, gan_seconds),
-        "scores": {m: {"real": (N_test, S), "augmented": (N_test, S)}}, "generators": {m: last G},
+        "scores": {m: {"real": (N_test, S), "augmented": (N_test, S)}}, "generators": {m: last generator},
         "y_test": (N_test,)}``.
     """
     from tqdm.auto import tqdm
@@ -124,6 +200,8 @@ def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: i
     from medbench.metrics import auroc
     from medbench.tasks.classification import ImageClassifier
 
+    if generator not in ("dcgan", "ddpm"):
+        raise ConfigError(f"generator must be 'dcgan' or 'ddpm', got {generator!r}")
     pool = np.asarray(splits["pool"])
     benign, malignant = pool[data.labels[pool] == 0], pool[data.labels[pool] == 1]
     if n_benign > len(benign) or max(n_malignant) > len(malignant):
@@ -136,9 +214,15 @@ def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: i
         rng = np.random.default_rng([check_seed(s), m])
         idx = np.r_[rng.choice(benign, n_benign, replace=False), rng.choice(malignant, m, replace=False)]
         x, y = data.images[idx], data.labels[idx]
-        G, _, gh = train_dcgan(x, y, epochs=gan_epochs, width=gan_width, seed=s)
-        torch.manual_seed(s)
-        synth = G.sample(torch.ones(n_benign - m, dtype=torch.int64)).numpy()
+        t0 = time.perf_counter()
+        if generator == "ddpm":
+            G, _ = train_ddpm(x[y == 1], epochs=ddpm_epochs, seed=s, device=device)
+            synth = sample_ddpm(G, n_benign - m, seed=s)
+        else:
+            G, _, _ = train_dcgan(x, y, epochs=gan_epochs, width=gan_width, seed=s)
+            torch.manual_seed(s)
+            synth = G.sample(torch.ones(n_benign - m, dtype=torch.int64)).numpy()
+        gen_seconds = time.perf_counter() - t0
         out = {}
         for name, (xi, yi) in {"real": (x, y),
                                "augmented": (np.concatenate([x, synth]), np.r_[y, np.ones(len(synth), np.int64)])}.items():
@@ -147,7 +231,7 @@ def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: i
             clf.fit(xi, yi, val=(val.images, val.labels))
             out[name] = clf.predict_score(test.images)
         rows.append({"n_malignant": m, "seed": s, "auroc_real": auroc(test.labels, out["real"]),
-                     "auroc_augmented": auroc(test.labels, out["augmented"]), "gan_seconds": gh.seconds})
+                     "auroc_augmented": auroc(test.labels, out["augmented"]), "gan_seconds": gen_seconds})
         sc = scores.setdefault(m, {"real": [], "augmented": []})
         sc["real"].append(out["real"])
         sc["augmented"].append(out["augmented"])

@@ -58,3 +58,13 @@ def test_augmentation_study_table_and_scores(data):
     assert res["scores"][10]["real"].shape == (150, 2) and res["y_test"].shape == (150,)
     with pytest.raises(ConfigError, match="benign"):
         augmentation.augmentation_study(data, s, n_malignant=(10,), n_benign=10_000)
+
+
+def test_ddpm_trains_a_step_and_samples_images(data):
+    x = data.images[data.labels == 1][:16]
+    model, losses = augmentation.train_ddpm(x, epochs=2, batch_size=8, seed=0, device="cpu")
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    imgs = augmentation.sample_ddpm(model, 3, steps=3, seed=0)
+    assert imgs.shape == (3, 1, 32, 32) and imgs.min() >= 0 and imgs.max() <= 1
+    with pytest.raises(ConfigError, match="dcgan' or 'ddpm"):
+        augmentation.augmentation_study(data, augmentation.make_splits(data, 100, 150), generator="vae")
