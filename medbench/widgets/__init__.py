@@ -10,6 +10,8 @@ import importlib
 
 _EXPORTS = {
     "DicomTagViewer": "medbench.widgets.dicom_tags",
+    "DoseExplorer": "medbench.widgets.dose_explorer",
+    "GANPanel": "medbench.widgets.dose_explorer",
     "CensusDashboard": "medbench.widgets.census_dashboard",
     "InferencePanel": "medbench.widgets.inference_panel",
     "OptimizerExplorer": "medbench.widgets.optimizer_explorer",
