@@ -32,8 +32,9 @@
 # chapter 04 (the EHR cohort, GRU and logistic regression). No GPU, no internet: the patches and the
 # cohort are simulated, so the truth every explanation is scored against is known.
 #
-# **Expected run time:** about 4 minutes at the `default` profile on a 2-core laptop CPU (the
-# `smoke` profile, used by the tests, well under a minute).
+# **Expected run time:** about 3 minutes at the `default` profile on a 2-core laptop CPU (measured
+# 176 s on 2 cores shared with other jobs, peak memory 1.1 GB; the `smoke` profile, used by the
+# tests, about 30 s).
 #
 # > **Common mistakes this chapter warns about**
 # > - *A heat map is not evidence.* A map that looks plausible can be independent of the model
