@@ -29,6 +29,7 @@ from torch import nn
 
 from medbench.errors import ConfigError
 from medbench.settings import check_seed
+from medbench.training import fit_gan
 
 __all__ = ["make_splits", "train_dcgan", "train_ddpm", "sample_ddpm", "augmentation_study", "mean_auroc"]
 
@@ -55,10 +56,8 @@ def train_dcgan(images: np.ndarray, labels: np.ndarray, *, epochs: int = 30, bat
         ``(generator, discriminator, GANHistory)``.
     """
     from torch.utils.data import DataLoader, TensorDataset
-    from tqdm.auto import tqdm
 
     from medbench.models.generative import DCGANDiscriminator, DCGANGenerator
-    from medbench.tasks.dosing import GANHistory
 
     seed = check_seed(seed)
     if images.ndim != 4 or images.shape[1:] != (1, 32, 32):
@@ -67,34 +66,11 @@ def train_dcgan(images: np.ndarray, labels: np.ndarray, *, epochs: int = 30, bat
     G, D = DCGANGenerator(noise, int(labels.max()) + 1, width), DCGANDiscriminator(int(labels.max()) + 1, width)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
     ds = TensorDataset(torch.as_tensor(images, dtype=torch.float32), torch.as_tensor(labels, dtype=torch.int64))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=len(ds) > batch_size,
                         generator=torch.Generator().manual_seed(seed))
-    hist, t0 = GANHistory([], []), time.perf_counter()
-    for epoch in tqdm(range(epochs), desc="DCGAN", disable=not progress):
-        dl, gl = [], []
-        G.train()
-        for x, y in loader:
-            fake = G(torch.randn(len(x), noise), y)
-            d_real, d_fake = D(x, y), D(fake.detach(), y)
-            loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            d_gen = D(fake, y)
-            loss_g = bce(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            dl.append(loss_d.item())
-            gl.append(loss_g.item())
-        hist.d_loss.append(float(np.mean(dl)))
-        hist.g_loss.append(float(np.mean(gl)))
-        if callback is not None:
-            G.eval()
-            callback(epoch + 1, hist, G)
-    hist.seconds = time.perf_counter() - t0
+    hist = fit_gan(G, D, loader, noise=noise, epochs=epochs, opt_g=opt_g, opt_d=opt_d, progress=progress,
+                   desc="DCGAN", callback=callback)
     return G.eval(), D.eval(), hist
 
 

@@ -21,7 +21,6 @@ their errors multiplicative (PW20 is a relative window).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,10 +30,10 @@ from torch import nn
 from medbench.data.warfarin import DESIGN_COLUMNS, design_matrix
 from medbench.errors import ConfigError
 from medbench.settings import check_seed
+from medbench.training import GANHistory, fit_gan
 
 __all__ = ["IWPC_PHARMACOGENETIC", "IWPC_CLINICAL", "FIXED_DOSE", "iwpc_dose", "fixed_dose", "RefitEquation",
-           "CovariateScaler", "train_cvae", "train_cgan", "train_naive_generator", "sample_doses", "spread_ratio",
-           "GANHistory"]
+           "CovariateScaler", "train_cvae", "train_cgan", "train_naive_generator", "sample_doses", "spread_ratio"]
 
 FIXED_DOSE = 35.0  # mg/week: 5 mg/day, the usual fixed starting dose
 
@@ -156,19 +155,6 @@ def train_cvae(train: pd.DataFrame, val: pd.DataFrame | None, scaler: CovariateS
     return model.eval(), hist
 
 
-@dataclass
-class GANHistory:
-    """Per-epoch mean losses of a GAN (``d_loss``, ``g_loss``) or of the naive generator (``mse``)."""
-
-    d_loss: list
-    g_loss: list
-    seconds: float = 0.0
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"epoch": np.arange(1, len(self.g_loss) + 1), "d_loss": self.d_loss or np.nan,
-                             "g_loss": self.g_loss})
-
-
 def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, hidden: int = 64, epochs: int = 150,
                batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = False, callback=None):
     """Train a conditional GAN correctly: alternate a discriminator step and a generator step.
@@ -177,7 +163,7 @@ def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, 
     Generator: the **non-saturating** loss ``-log D(G(z, c), c)`` -- its gradient flows *through
     the discriminator*, so the generator learns to produce doses the discriminator cannot tell from
     real ones (the whole conditional distribution), not to regress onto each real dose.
-    ``training.fit`` is not used here: it runs one optimiser on one loss, a GAN needs two.
+    The loop is :func:`medbench.training.fit_gan`.
 
     Args:
         callback: optional ``fn(epoch, history, generator)`` after every epoch (the ``GANPanel`` uses it).
@@ -185,8 +171,6 @@ def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, 
     Returns:
         ``(generator, discriminator, GANHistory)``.
     """
-    from tqdm.auto import tqdm
-
     from medbench.models.generative import ConditionalGenerator, Discriminator
 
     seed = check_seed(seed)
@@ -195,31 +179,9 @@ def train_cgan(train: pd.DataFrame, scaler: CovariateScaler, *, noise: int = 4, 
     G, D = ConditionalGenerator(c_dim, noise=noise, hidden=hidden), Discriminator(c_dim, hidden=hidden)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.9))
-    bce = nn.BCEWithLogitsLoss()
     (loader,) = _loaders(scaler, train, None, batch_size, seed)
-    hist, t0 = GANHistory([], []), time.perf_counter()
-    for epoch in tqdm(range(epochs), desc="cGAN", disable=not progress):
-        dl, gl = [], []
-        for c, y in loader:
-            z = torch.randn(len(c), noise)
-            fake = G(z, c)
-            d_real, d_fake = D(y, c), D(fake.detach(), c)
-            loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            d_gen = D(fake, c)  # the generator's loss goes through D
-            loss_g = bce(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            dl.append(loss_d.item())
-            gl.append(loss_g.item())
-        hist.d_loss.append(float(np.mean(dl)))
-        hist.g_loss.append(float(np.mean(gl)))
-        if callback is not None:
-            callback(epoch + 1, hist, G)
-    hist.seconds = time.perf_counter() - t0
+    hist = fit_gan(G, D, loader, noise=noise, epochs=epochs, opt_g=opt_g, opt_d=opt_d,
+                   unpack=lambda batch: (batch[1], batch[0]), progress=progress, desc="cGAN", callback=callback)
     return G.eval(), D.eval(), hist
 
 

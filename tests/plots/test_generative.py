@@ -4,7 +4,8 @@ import numpy as np
 
 from medbench.data.warfarin import simulate_warfarin
 from medbench.plots import generative as P
-from medbench.tasks.dosing import GANHistory, iwpc_dose
+from medbench.tasks.dosing import iwpc_dose
+from medbench.training import GANHistory
 
 
 def test_figures_draw_from_samples_and_tables():
