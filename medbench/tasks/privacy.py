@@ -191,10 +191,11 @@ def run_dp_study(cfg: DPConfig | None = None, progress: bool = False) -> DPStudy
 
     from medbench.data.risk_cohort import simulate_risk_cohort
     from medbench.data.sequences import split_patients
-    from medbench.metrics import auroc, bootstrap_ci
-    from medbench.metrics.privacy import (
+    from medbench.metrics import (
         attack_auc,
+        auroc,
         binary_losses,
+        bootstrap_ci,
         lira_scores,
         logit_confidence,
         loss_threshold_scores,
