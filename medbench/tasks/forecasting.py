@@ -12,8 +12,9 @@ Methods (each returns a point forecast and, where it has them, quantiles):
   lag, admission-history and calendar features (:func:`lag_features`), refitted at each origin;
 - ``lstm``: :class:`~medbench.models.forecasting.QuantileLSTM` trained once with
   :func:`medbench.training.fit` on the days before the first origin (pinball loss), updated at
-  each origin by reading the newest window; its intervals are widened or narrowed on the
-  validation days so that they cover their nominal share there (split-conformal style);
+  each origin by reading the newest window; its intervals are conformalized (CQR, Romano et al.
+  2019) per horizon on the last ``cal_days`` origins whose outcomes are known at the forecast
+  origin (a rolling calibration window: the network is trained once, the season moves on);
 - ``oracle``: :func:`medbench.data.hospital.oracle_forecast`, the exact predictive distribution.
 
 :func:`rolling_origin` moves the forecast origin through the last weeks (>= 8 origins), fits
@@ -243,13 +244,18 @@ class LSTMForecaster:
     Inputs per day: census (centred on the window's last day), emergency and elective admissions,
     discharges, holiday, day of week and day of year (sine/cosine); scaled by training statistics.
     Targets: census change over 1..H days divided by ``scale_`` (the in-sample seasonal-naive MAE).
+    ``calibration``: "rolling" (CQR on the last ``cal_days`` origins with known outcomes, at each
+    forecast), "validation" (CQR on the validation windows, fixed) or "none" (raw quantiles).
     """
 
     def __init__(self, horizon: int = 14, window: int = 28, hidden: int = 64, epochs: int = 30, lr: float = 3e-3,
-                 batch_size: int = 64, quantiles=QUANTILES, val_days: int = 182, seed: int = 0, device="cpu",
-                 progress: bool = False):
+                 batch_size: int = 64, quantiles=QUANTILES, val_days: int = 182, calibration: str = "rolling",
+                 cal_days: int = 182, seed: int = 0, device="cpu", progress: bool = False):
         self.horizon, self.window, self.hidden, self.epochs = _check_horizon(horizon), window, hidden, epochs
         self.lr, self.batch_size, self.quantiles, self.val_days = lr, batch_size, tuple(quantiles), val_days
+        if calibration not in ("rolling", "validation", "none"):
+            raise ConfigError(f"calibration must be 'rolling', 'validation' or 'none', got {calibration!r}")
+        self.calibration, self.cal_days = calibration, int(cal_days)
         self.seed, self.device, self.progress = check_seed(seed), device, progress
 
     def _inputs(self, frame: pd.DataFrame) -> np.ndarray:
@@ -296,20 +302,7 @@ class LSTMForecaster:
                             scheduler="cosine", precision="fp32", device=self.device, seed=self.seed,
                             progress=self.progress, callbacks=callbacks)
         self.train_seconds_ = time.time() - t0
-        # interval calibration on the validation windows: scale each interval's half-widths around
-        # the median so that it covers its nominal share there (Romano et al. 2019, CQR-style)
-        pred = self._raw(xva)
-        truth = yva.numpy()
-        self.widen_ = {}
-        med = self.quantiles.index(0.5) if 0.5 in self.quantiles else None
-        for lo_t in [t for t in self.quantiles if t < 0.5]:
-            hi_t = round(1 - lo_t, 6)
-            if med is None or hi_t not in self.quantiles:
-                continue
-            m, lo, hi = pred[..., med], pred[..., self.quantiles.index(lo_t)], pred[..., self.quantiles.index(hi_t)]
-            grid = np.linspace(0.5, 3.0, 251)
-            covs = np.array([np.mean((truth >= m - f * (m - lo)) & (truth <= m + f * (hi - m))) for f in grid])
-            self.widen_[lo_t] = float(grid[np.argmin(np.abs(covs - (hi_t - lo_t)))])
+        self.offsets_ = self._conformal(X, c, va)  # static CQR offsets from the validation windows
         return self
 
     def _raw(self, xs: torch.Tensor) -> np.ndarray:
@@ -317,21 +310,40 @@ class LSTMForecaster:
         with torch.no_grad():
             return self.model_(xs.to(next(self.model_.parameters()).device)).float().cpu().numpy()
 
+    def _conformal(self, X, c, cal_origins) -> dict:
+        """Per-horizon CQR offsets ``{lower level: (H,)}`` from origins whose ``H``-day targets are known:
+        the ``ceil((n+1)(1-a))/n`` quantile of the conformity scores ``max(lo - y, y - hi)``."""
+        xs, ys = self._windows(X, c, cal_origins)
+        pred, truth, out = self._raw(xs), ys.numpy(), {}
+        for lo_t in [t for t in self.quantiles if t < 0.5 and round(1 - t, 6) in self.quantiles]:
+            lo, hi = pred[..., self.quantiles.index(lo_t)], pred[..., self.quantiles.index(round(1 - lo_t, 6))]
+            e = np.maximum(lo - truth, truth - hi)  # (n, H); negative where the interval was too wide
+            out[lo_t] = np.quantile(e, min(1.0, np.ceil((len(e) + 1) * (1 - 2 * lo_t)) / len(e)), axis=0)
+        return out
+
     def predict(self, frame: pd.DataFrame, origin: int) -> dict:
         """``{"mean": (H,), "q": {level: (H,)}}`` for the ``H`` days after ``origin`` (median as the point)."""
         X, c = self._inputs(frame), frame["census"].to_numpy()
         p = self._raw(self._windows(X, c, np.array([origin]), with_target=False))[0]  # (H, Q)
         med = p[:, self.quantiles.index(0.5)]
+        off = {}
+        if self.calibration == "rolling":  # outcomes known by the origin: targets end at origin at the latest
+            cal = np.arange(max(self.window, origin - self.horizon - self.cal_days + 1), origin - self.horizon + 1)
+            off = self._conformal(X, c, cal) if len(cal) >= 20 else self.offsets_
+        elif self.calibration == "validation":
+            off = self.offsets_
         q = {}
         for j, t in enumerate(self.quantiles):
-            f = self.widen_.get(min(t, round(1 - t, 6)), 1.0) if t != 0.5 else 1.0
-            q[t] = c[origin] + self.scale_ * (med + f * (p[:, j] - med))
+            lo_t = min(t, round(1 - t, 6))
+            shift = 0.0 if t == 0.5 or lo_t not in off else (-off[lo_t] if t < 0.5 else off[lo_t])
+            v = p[:, j] + shift
+            q[t] = c[origin] + self.scale_ * (np.minimum(v, med) if t < 0.5 else np.maximum(v, med))
         return {"mean": q[0.5], "q": q}
 
 
 # ------------------------------------------------------------------------ rolling origin
 def rolling_origin(sim: HospitalSim, ward: str, *, origins, horizon: int = 14, methods=METHODS, seed: int = 0,
-                   lstm: dict | None = None, gbm: dict | None = None, fit_days: int = 730,
+                   lstm: dict | None = None, gbm: dict | None = None, fit_days: int = 730, refit_every: int = 1,
                    progress: bool = False) -> dict:
     """Evaluate ``methods`` at each origin on data up to that origin only.
 
@@ -343,6 +355,8 @@ def rolling_origin(sim: HospitalSim, ward: str, *, origins, horizon: int = 14, m
         seed: seed for the learned models.
         lstm, gbm: keyword arguments of :class:`LSTMForecaster` / :class:`GBMForecaster`.
         fit_days: history used by ETS and SARIMA.
+        refit_every: refit the gradient boosting at every k-th origin; in between, its last fit
+            (made on older data only) forecasts from the new origin's features.
         progress: tqdm bar over origins.
 
     Returns:
@@ -360,12 +374,12 @@ def rolling_origin(sim: HospitalSim, ward: str, *, origins, horizon: int = 14, m
     if origins.max() + horizon >= len(c):
         raise ConfigError(f"the last origin + horizon ({origins.max() + horizon}) is beyond the {len(c)} days")
     out = {m: {"mean": [], "q": {}, "seconds": 0.0} for m in methods}
-    model = None
+    model = gbm_fit = None
     if "lstm" in methods:
         t0 = time.time()
         model = LSTMForecaster(horizon=horizon, seed=seed, **(lstm or {})).fit(frame, int(origins[0]))
         out["lstm"]["seconds"] += time.time() - t0
-    for o in tqdm(origins, desc=f"rolling origin ({ward})", disable=not progress):
+    for i, o in enumerate(tqdm(origins, desc=f"rolling origin ({ward})", disable=not progress)):
         y = c[:o + 1]
         for m in methods:
             t0 = time.time()
@@ -376,7 +390,9 @@ def rolling_origin(sim: HospitalSim, ward: str, *, origins, horizon: int = 14, m
             elif m == "sarima":
                 f = sarima_forecast(y, horizon, fit_days)
             elif m == "gbm":
-                f = {"mean": GBMForecaster(horizon, seed=seed, **(gbm or {})).fit(frame, int(o)).predict(frame, int(o))}
+                if gbm_fit is None or i % max(int(refit_every), 1) == 0:
+                    gbm_fit = GBMForecaster(horizon, seed=seed, **(gbm or {})).fit(frame, int(o))
+                f = {"mean": gbm_fit.predict(frame, int(o))}
             elif m == "lstm":
                 f = model.predict(frame, int(o))
             else:

@@ -85,3 +85,31 @@ def test_bad_input_names_it(sim):
     with pytest.raises(DataError, match="NaN"):
         F.ward_frame(nan, "medical")
     assert isinstance(sim.daily.index, pd.DatetimeIndex)
+
+
+def test_lstm_intervals_are_conformalized_on_the_past_only(sim, results):
+    frame = F.ward_frame(sim, "medical")
+    m = results["lstm"].model
+    assert m.calibration == "rolling"
+    o = int(results["lstm"].origins[-1])
+    changed = frame.copy()
+    changed.loc[frame.index[o + 1:], ["census", "emergency", "discharges"]] = 0.0
+    a, b = m.predict(frame, o), m.predict(changed, o)
+    for t in F.QUANTILES:
+        assert np.allclose(a["q"][t], b["q"][t])  # the calibration window ends with outcomes known at o
+    m.calibration = "none"
+    raw = m.predict(frame, o)
+    m.calibration = "rolling"
+    assert np.allclose(raw["q"][0.5], a["q"][0.5]) and not np.allclose(raw["q"][0.1], a["q"][0.1])
+    assert (a["q"][0.1] <= a["q"][0.5]).all() and (a["q"][0.5] <= a["q"][0.9]).all()
+    with pytest.raises(ConfigError, match="calibration"):
+        F.LSTMForecaster(calibration="cqr")
+
+
+def test_gbm_refit_every_k_origins_forecasts_with_its_last_fit(sim):
+    frame = F.ward_frame(sim, "medical")
+    origins = F.choose_origins(len(sim.daily), 3, 14, step=7)
+    r = F.rolling_origin(sim, "medical", origins=origins, methods=("gbm",), gbm={"max_iter": 20}, refit_every=3)
+    first = F.GBMForecaster(14, max_iter=20).fit(frame, int(origins[0]))
+    for k, o in enumerate(origins):
+        assert np.allclose(r["gbm"].mean[k], first.predict(frame, int(o)))

@@ -94,3 +94,14 @@ def test_bad_input_names_it():
         O.BedAdmissionEnv(SMALL, horizon=0)
     with pytest.raises(ConfigError, match="seed"):
         O.q_learning(SMALL, steps=1, seed=-1)
+
+
+def test_actor_critic_gets_within_ten_percent_of_the_optimum_on_the_default_ward():
+    torch.set_num_threads(1)
+    mdp = O.AdmissionMDP()
+    sol = O.solve(mdp)
+    ac = O.train_actor_critic(mdp, updates=200, seed=0)
+    opt = O.stationary_cost(mdp, sol["policy"], sol["P"], sol["R"])
+    admit_all = O.stationary_cost(mdp, O.heuristic_policies(mdp, tune_years=2)["admit_all"], sol["P"], sol["R"])
+    ratio = O.stationary_cost(mdp, ac["policy"], sol["P"], sol["R"]) / opt
+    assert ratio < 1.10 and ratio < admit_all / opt  # exact long-run costs, no simulation noise
