@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,3 +22,14 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def notebooks_dir() -> Path:
     return NOTEBOOKS
+
+
+def write_chapter_notebook(path: Path, params: str, body: list[str]) -> None:
+    """A tiny chapter for tests of the report machinery: a title cell, a ``parameters`` cell
+    holding ``params`` and one code cell per string of ``body``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
+    nbformat.write(nb, path)

@@ -12,14 +12,7 @@ import pytest
 
 from medbench.cli import main
 
-
-def _notebook(path: Path, params: str, body: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    p = nbformat.v4.new_code_cell(params)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
-    nbformat.write(nb, path)
+from conftest import write_chapter_notebook
 
 
 @pytest.fixture
@@ -27,12 +20,12 @@ def fixture_notebooks(tmp_path) -> Path:
     """A good chapter (widget, figure, metric) and one that fails in its third cell."""
     root = tmp_path / "notebooks"
     (root / "profiles").mkdir(parents=True)
-    _notebook(root / "10_good.ipynb", "n = 2  # how many\nlabel = 'x'\nscale = 1.5\nverbose = False", [
+    write_chapter_notebook(root / "10_good.ipynb", "n = 2  # how many\nlabel = 'x'\nscale = 1.5\nverbose = False", [
         "import ipywidgets as W, matplotlib.pyplot as plt, medbench\nW.IntSlider(value=n, description='n')",
         "plt.plot([0, n], [0, scale]); plt.show()",
         "medbench.record('n_squared', n * n)\nmedbench.record('label_len', len(label))",
     ])
-    _notebook(root / "11_bad.ipynb", "x = 1", [
+    write_chapter_notebook(root / "11_bad.ipynb", "x = 1", [
         "import medbench\nmedbench.record('before_failure', x)",
         "raise RuntimeError('deliberate failure for the test')",
         "medbench.record('never', 1)",

@@ -6,38 +6,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from medbench.cli import main
 from medbench.reports import run_report
 
+from conftest import write_chapter_notebook
+
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
-
-
-def _notebook(path: Path, params: str, body: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    p = nbformat.v4.new_code_cell(params)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
-    nbformat.write(nb, path)
 
 
 @pytest.fixture
 def dask_notebooks(tmp_path) -> Path:
     root = tmp_path / "notebooks"
     (root / "profiles").mkdir(parents=True)
-    _notebook(root / "40_numbers.ipynb", "seed = 0\nn = 50", [
+    write_chapter_notebook(root / "40_numbers.ipynb", "seed = 0\nn = 50", [
         "import numpy as np, medbench\nx = np.random.default_rng(seed).normal(size=n)\n"
         "medbench.record('mean_x', float(x.mean()))\nmedbench.record('n', n)",
     ])
-    _notebook(root / "41_figure.ipynb", "k = 3", [
+    write_chapter_notebook(root / "41_figure.ipynb", "k = 3", [
         "import matplotlib.pyplot as plt, medbench\nplt.plot(range(k)); plt.show()\nmedbench.record('k_cubed', k ** 3)",
     ])
     # Kills the Dask worker process that executes it (MEDBENCH_DASK_WORKER_PID exists only there).
-    _notebook(root / "42_killer.ipynb", "x = 1", [
+    write_chapter_notebook(root / "42_killer.ipynb", "x = 1", [
         "import os, signal, medbench\nmedbench.record('before', x)",
         "pid = os.environ.get('MEDBENCH_DASK_WORKER_PID')\nassert pid, 'only on a Dask worker'\n"
         "os.kill(int(pid), signal.SIGKILL)\nos._exit(1)",

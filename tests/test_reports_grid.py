@@ -6,35 +6,27 @@ import json
 import math
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from medbench.cli import main
 from medbench.reports import discover_chapters
 from medbench.reports_grid import RunProgress, expand_runs, mean_ci, parse_grid
 
+from conftest import write_chapter_notebook
+
 T_975_DF2 = 4.302652729911275  # Student t, 97.5% quantile, 2 degrees of freedom (tables: 4.303)
 VALUES = [0.70, 0.74, 0.81]
-
-
-def _notebook(path: Path, params: str, body: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    p = nbformat.v4.new_code_cell(params)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
-    nbformat.write(nb, path)
 
 
 @pytest.fixture
 def seed_notebooks(tmp_path) -> Path:
     root = tmp_path / "notebooks"
     (root / "profiles").mkdir(parents=True)
-    _notebook(root / "30_seeded.ipynb", "seed = 0\nlr = 0.1", [
+    write_chapter_notebook(root / "30_seeded.ipynb", "seed = 0\nlr = 0.1", [
         f"import medbench\nmedbench.record('m', {VALUES}[seed])\nmedbench.record('constant', 2.0)",
         "if seed == 3:\n    raise RuntimeError('seed 3 breaks')",
     ])
-    _notebook(root / "31_other.ipynb", "seed = 0\nwidth = 4", ["import medbench\nmedbench.record('w', width)"])
+    write_chapter_notebook(root / "31_other.ipynb", "seed = 0\nwidth = 4", ["import medbench\nmedbench.record('w', width)"])
     (root / "profiles" / "smoke.yaml").write_text('chapters:\n  "30":\n    parameters: {lr: 0.2}\n')
     return root
 

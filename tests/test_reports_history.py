@@ -7,20 +7,12 @@ import math
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from medbench.cli import main
 from medbench.reports_history import compare, format_comparison, run_values, sparkline
 
-
-def _notebook(path: Path, params: str, body: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    p = nbformat.v4.new_code_cell(params)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem} title"), p] + [nbformat.v4.new_code_cell(s) for s in body]
-    nbformat.write(nb, path)
+from conftest import write_chapter_notebook
 
 
 @pytest.fixture
@@ -28,7 +20,7 @@ def drift_notebooks(tmp_path) -> Path:
     """One chapter whose `auroc` moves with the parameter `shift`; `stable` never moves."""
     root = tmp_path / "notebooks"
     (root / "profiles").mkdir(parents=True)
-    _notebook(root / "20_drift.ipynb", "shift = 0.0  # moves the auroc\nseed = 0", [
+    write_chapter_notebook(root / "20_drift.ipynb", "shift = 0.0  # moves the auroc\nseed = 0", [
         "import medbench\nmedbench.record('auroc', 0.8 + shift)\nmedbench.record('stable', 1.0)",
     ])
     (root / "profiles" / "smoke.yaml").write_text(
@@ -46,9 +38,8 @@ def test_two_runs_one_metric_beyond_tolerance_flag_the_history_and_fail_compare(
     assert main(base + ["-p", "shift=0.05"]) == 0  # the 0.84 bound now fails (a check, not a failed chapter)
     runs = sorted(p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
     assert len(runs) == 2
+    runs.sort(key=lambda r: json.loads((r / "summary.json").read_text())["started"])
     first, second = (json.loads((r / "summary.json").read_text()) for r in runs)
-    if first["started"] > second["started"]:
-        runs.reverse()
 
     # provenance of every run
     prov = second["provenance"]
