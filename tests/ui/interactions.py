@@ -216,6 +216,8 @@ CHAPTER_INTERACTIONS: dict[str, list] = {
     "02": [Button(), Slider(r"^case$")],  # TrainingPanel: Train -> progress and curve; PredictionBrowser
     "03": [Button(), Slider(r"^slice$")],  # TrainingPanel; SliceViewer of a case
     "04": [Button()],  # TrainingPanel
+    # CensusDashboard: the horizon starts at its maximum (14 days), so it moves down
+    "06": [Slider(r"^days ahead$", key="ArrowLeft")],
 }
 
 
