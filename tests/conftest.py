@@ -20,6 +20,17 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (tiny models on a shared 2-core machine), restored after."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def notebooks_dir() -> Path:
     return NOTEBOOKS
 

@@ -73,12 +73,7 @@ def _images(n=4, seed=0):
     return x
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if "gradcam" not in m])

@@ -4,19 +4,12 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 from torch import nn
 
 from medbench.errors import ConfigError
 from medbench.tasks.privacy import DPConfig, fix_for_dp, noise_multiplier, run_dp_study
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 def test_study_leakage_and_utility():
