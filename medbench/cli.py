@@ -28,7 +28,7 @@ def _cmd_report(args) -> int:
     from medbench.reports import run_report
 
     if args.compare:
-        from medbench.reports_history import compare, format_comparison, load_summary, resolve_run
+        from medbench.reports.history import compare, format_comparison, load_summary, resolve_run
 
         run_a, run_b = (resolve_run(r) for r in args.compare)
         cmp = compare(load_summary(run_a), load_summary(run_b))
@@ -251,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     except MedbenchError as exc:
         print(f"medbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `medbench list | head`: the reader left; as the Python docs advise
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,7 +76,7 @@ def test_a_killed_worker_fails_only_its_run(dask_notebooks, tmp_path):
 
 
 def test_an_unreachable_scheduler_exits_2_before_writing(dask_notebooks, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("medbench.reports_grid.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("medbench.reports.grid.CONNECT_TIMEOUT", "2s")
     out = tmp_path / "never"
     code = main(["--notebooks", str(dask_notebooks), "report", "--profile", "smoke", "--chapters", "40",
                  "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"])

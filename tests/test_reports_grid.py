@@ -10,7 +10,7 @@ import pytest
 
 from medbench.cli import main
 from medbench.reports import discover_chapters
-from medbench.reports_grid import RunProgress, expand_runs, mean_ci, parse_grid
+from medbench.reports.grid import RunProgress, expand_runs, mean_ci, parse_grid
 
 from conftest import write_chapter_notebook
 

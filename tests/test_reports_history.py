@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from medbench.cli import main
-from medbench.reports_history import compare, format_comparison, run_values, sparkline
+from medbench.reports.history import compare, format_comparison, run_values, sparkline
 
 from conftest import write_chapter_notebook
 

@@ -28,7 +28,7 @@ from medbench.errors import ChapterError, ConfigError
 from medbench.record import metrics_from_notebook
 from medbench.settings import parse_value
 
-STATIC_DIR = Path(__file__).with_name("static")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # Shipped next to every report in ``_static/`` (medbench/static/README.md: sources, licences):
 # the widget renderer, MathJax 3 (TeX -> SVG, fonts inside) and Font Awesome's solid font for
 # widget button icons.
@@ -45,7 +45,7 @@ def default_notebooks_dir() -> Path:
     env = os.environ.get("MEDBENCH_NOTEBOOKS")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parent.parent / "notebooks"
+    repo = Path(__file__).resolve().parents[2] / "notebooks"
     return repo if repo.is_dir() else Path.cwd() / "notebooks"
 
 
@@ -487,11 +487,11 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
         progress: a progress bar (runs ok / failed / running) and a line per run.
         force: write into ``out`` even if it already holds files (they are overwritten).
         grid: ``["02.seed=0,1,2", "lr=1e-3,3e-3"]``: each chapter runs the cross-product of the
-            axes that apply to it (:mod:`medbench.reports_grid`); metrics are summarised across seeds.
+            axes that apply to it (:mod:`medbench.reports.grid`); metrics are summarised across seeds.
         scheduler: a Dask scheduler address (``tcp://host:8786``): runs execute on its workers.
         dask: run on Dask; without ``scheduler``, on a new loopback ``LocalCluster``.
         history: rewrite the run history page ``out.parent/index.html``
-            (:mod:`medbench.reports_history`); default: when ``out`` is the default
+            (:mod:`medbench.reports.history`); default: when ``out`` is the default
             ``reports/<timestamp>``, or ``out``'s parent already holds a history page or is named ``reports``.
 
     Raises:
@@ -499,8 +499,8 @@ def run_report(profile: str = "default", chapters: list[str] | None = None, over
             chapter or parameter, a value of the wrong type (``-p`` or ``--grid``), an ``out``
             folder that is not empty (without ``force``), or a Dask scheduler that does not answer.
     """
-    from medbench import reports_grid as rg
-    from medbench import reports_history as rh
+    from medbench.reports import grid as rg
+    from medbench.reports import history as rh
 
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
@@ -564,8 +564,8 @@ def _fmt(value) -> str:
 def render_index(summary: dict) -> str:
     """A self-contained HTML page: one row per run with status, time, metrics, links; the
     grid's aggregates across seeds; where the run came from (versions, commit, machine)."""
-    from medbench.reports_grid import render_aggregates
-    from medbench.reports_history import render_provenance
+    from medbench.reports.grid import render_aggregates
+    from medbench.reports.history import render_provenance
 
     rows = []
     for e in summary["chapters"]:

@@ -107,7 +107,7 @@ def run_values(summary: dict) -> dict[tuple[str, str], dict]:
     where a grid varied more than seeds. Runs of a group that differ only in seed give their
     mean (finished runs only); a single run gives its value.
     """
-    from medbench.reports_grid import SEED_PARAM, mean_ci, point_label
+    from medbench.reports.grid import SEED_PARAM, mean_ci, point_label
 
     groups: dict[str, list[dict]] = {}
     for e in summary.get("chapters", []):
@@ -137,7 +137,7 @@ def run_values(summary: dict) -> dict[tuple[str, str], dict]:
 
 def run_checks(summary: dict) -> tuple[dict[tuple[str, str, str], bool], dict[str, bool]]:
     """``({(label, metric, rule): passed in every run}, {label: every run ok})`` of one run."""
-    from medbench.reports_grid import point_label
+    from medbench.reports.grid import point_label
 
     checks, status = {}, {}
     for e in summary.get("chapters", []):
