@@ -64,7 +64,7 @@ def max_grad_difference(params: dict, x: torch.Tensor, y: torch.Tensor) -> float
     return max(float((ours[k] - ref[k]).abs().max()) for k in params)
 
 
-def train(params: dict, x: torch.Tensor, y: torch.Tensor, make_optimizer, steps: int) -> tuple[dict, list[float]]:
+def train_full_batch(params: dict, x: torch.Tensor, y: torch.Tensor, make_optimizer, steps: int) -> tuple[dict, list[float]]:
     """Full-batch training with :func:`manual_gradients` and a medbench.teaching optimizer.
 
     Args:

@@ -142,8 +142,8 @@ def test_uncorrected_adam_spikes_where_corrected_adam_does_not():
     x = torch.randn(120, 6, generator=g)
     y = (x[:, 0] + x[:, 1] > 0).long()
     params = two_layer.init_params(6, 8, 2, seed=0)
-    _, ok = two_layer.train(params, x, y, lambda p: optimizers.Adam(p, lr=0.1, betas=(0.9, 0.9999)), 40)
-    _, bad = two_layer.train(params, x, y, lambda p: optimizers.Adam(p, lr=0.1, betas=(0.9, 0.9999),
+    _, ok = two_layer.train_full_batch(params, x, y, lambda p: optimizers.Adam(p, lr=0.1, betas=(0.9, 0.9999)), 40)
+    _, bad = two_layer.train_full_batch(params, x, y, lambda p: optimizers.Adam(p, lr=0.1, betas=(0.9, 0.9999),
                                                                      bias_correction=False), 40)
     assert max(ok) == ok[0] and ok[-1] < 0.5 * ok[0]
     assert max(bad) > 2 * bad[0]
