@@ -19,10 +19,11 @@
 #   labs that are missing *not at random*, and treatments that bend the trajectories;
 # - define who is *at risk* of an incident outcome (patients already treated for a disease cannot
 #   develop it) and score models only on them;
-# - how to turn it into tensors without leaking test patients into training (patient-level
+# - turn that record into tensors without leaking test patients into training (patient-level
 #   splits, scaling fitted on training patients, padding with masks, time-since-last-measurement);
-# - LSTM and GRU networks with masking, single-task and multi-task (diabetes, hypertension and
-#   cardiovascular disease at once), against logistic regression and gradient boosting;
+# - train LSTM and GRU networks with masking, single-task and multi-task (diabetes, hypertension
+#   and cardiovascular disease at once), and compare them with logistic regression and gradient
+#   boosting;
 # - evaluate honestly: AUROC/AUPRC with bootstrap confidence intervals, **paired** intervals for the
 #   difference between two models, calibration (quantile reliability diagram, calibration slope and
 #   intercept) and Brier score, subgroups with intervals, and — because the cohort is simulated with
@@ -261,6 +262,22 @@ single, fit_log = disease.fit_single_task(data, cells=("lstm", "gru"), outcomes=
 fit_log
 
 # %% [markdown]
+# Each row is one fit: the epoch whose weights were kept (the one with the best validation
+# AUROC; the test patients play no part), that validation AUROC, and the seconds the fit took.
+# A best epoch equal to the last one means the model was still improving when training stopped
+# (more `epochs` might help); an early one means the later epochs over-fitted and were discarded.
+# The validation AUROC counts *all* validation patients, prevalent cases included, so it is a
+# selection score, not a result: the results — at-risk test patients, with intervals — come in
+# §5. The line below summarises the table:
+
+# %%
+fit_val_auroc = fit_log.pivot(index="outcome", columns="model", values="val AUROC")
+print(f"best epochs {fit_log['best epoch'].min()}-{fit_log['best epoch'].max()} of {epochs} "
+      f"({int(fit_log['best epoch'].eq(epochs).sum())} of {len(fit_log)} fits kept their last epoch); "
+      f"largest LSTM-GRU validation AUROC gap {(fit_val_auroc['lstm'] - fit_val_auroc['gru']).abs().max():.3f}; "
+      f"{fit_log['seconds'].sum():.0f} s for all {len(fit_log)} fits")
+
+# %% [markdown]
 # ### Multi-task: one encoder, three heads
 #
 # The three outcomes share risk factors (blood pressure and glucose appear in two of them
@@ -275,9 +292,9 @@ def panel_train(config, callbacks):
                                    callbacks=callbacks, **settings)
 
 
-panel = TrainingPanel(panel_train, models=("lstm", "gru"), epochs=epochs, lr=lr, augment=False,
+panel = TrainingPanel(panel_train, models=("lstm", "gru"), epochs=epochs, lr=lr,
+                      augment=None,  # no augmentation checkbox: nothing to augment in these sequences
                       metrics=("val_auroc",), background=False)
-panel.augment.disabled = True  # no augmentation for tabular sequences
 panel.train_button.click()
 multitask_model, multitask_history = panel.result
 panel

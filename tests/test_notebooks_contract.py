@@ -1,6 +1,8 @@
 """Every committed chapter keeps the chapter contract (DESIGN.md)."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
@@ -62,3 +64,37 @@ def test_every_chapter_has_smoke_expectations():
     prof = load_profile("smoke", NOTEBOOKS)
     for ch in discover_chapters(NOTEBOOKS):
         assert prof.get(ch.id, {}).get("expect"), f"chapter {ch.id} has no metric expectations in smoke.yaml"
+
+
+# A teacher's page (DESIGN.md, issue 11 item 5). The wording varies between chapters; these are the
+# variants in use ("Learning objectives." / "What you will learn"; "Expected run time:" / "Run time at
+# the `default` parameters"; "## References"; "**Exercises** ..." / "## Exercises").
+_OBJECTIVES = re.compile(r"learning objectives|what you will learn", re.I)
+_PREREQUISITES = re.compile(r"\*\*prerequisites:?\*\*", re.I)
+_RUN_TIME = re.compile(r"run time\b.*?(?:\n\s*\n|$)", re.I | re.S)  # the paragraph that states it
+_REFERENCES = re.compile(r"^#{2,3}\s*references\b", re.I | re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTER_PATHS, ids=lambda p: p.stem)
+def test_chapter_has_a_teachers_page(path):
+    """First cell: objectives (a list), prerequisites, run time at default; a references section; exercises last."""
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0].source
+    assert _OBJECTIVES.search(first), f"{path.name}: first cell states no learning objectives"
+    objectives = first[_OBJECTIVES.search(first).end():]
+    assert sum(line.startswith("- ") for line in objectives.splitlines()) >= 3, (
+        f"{path.name}: the learning objectives are not a list of (at least 3) bullet points")
+    assert _PREREQUISITES.search(first), f"{path.name}: first cell states no **Prerequisites:**"
+    run_time = _RUN_TIME.search(first)
+    assert run_time and "default" in run_time.group(0) and re.search(r"minute|second", run_time.group(0)), (
+        f"{path.name}: first cell states no expected run time (in minutes or seconds) at the `default` profile")
+
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert any(_REFERENCES.search(s) for s in markdown), f"{path.name}: no '## References' section"
+
+    last = nb.cells[-1]
+    exercises = f"notebooks/exercises/{path.stem}_exercises.ipynb"
+    assert last.cell_type == "markdown" and re.search(r"exercises", last.source, re.I), (
+        f"{path.name}: the last cell must point to the chapter's exercises")
+    assert exercises in last.source, f"{path.name}: the last cell must name {exercises}"
+    assert (NOTEBOOKS / "exercises" / f"{path.stem}_exercises.ipynb").is_file(), f"{exercises} does not exist"

@@ -1,7 +1,8 @@
 """TrainingPanel: choose model, epochs, learning rate and augmentation; train with live curves; stop.
 
 The panel is generic: it calls ``train_fn(config, callbacks)`` where ``config`` is a dict of
-the control values (``model``, ``epochs``, ``lr``, ``augment`` and any ``extra_controls``)
+the control values (``model``, ``epochs``, ``lr``, ``augment`` unless the panel was built with
+``augment=None``, and any ``extra_controls``)
 and ``callbacks`` must be passed on to :func:`medbench.training.fit` (directly or through
 e.g. ``ImageClassifier(fit_kw={"callbacks": callbacks})``). The panel's callback draws the
 loss/metric curves after every epoch, moves the progress bar after every batch and
@@ -57,7 +58,10 @@ class TrainingPanel(W.VBox):
         train_fn: ``train_fn(config: dict, callbacks: list) -> result``; ``result`` is kept in
             :attr:`result` (e.g. a fitted classifier).
         models: model names offered in the dropdown.
-        epochs, lr, augment: initial control values.
+        epochs, lr: initial control values.
+        augment: initial value of the augmentation checkbox; ``None`` when the task has no
+            augmentation to switch (e.g. tabular sequences): no checkbox is shown,
+            :attr:`augment` is ``None`` and ``config`` has no ``"augment"`` key.
         metrics: record keys drawn in the metric panel (e.g. ``("val_auroc",)``).
         extra_controls: ``{name: widget}`` whose ``.value`` is added to ``config``.
         background: train in a thread (live kernels) or synchronously.
@@ -69,7 +73,7 @@ class TrainingPanel(W.VBox):
     """
 
     def __init__(self, train_fn: Callable[[dict, list], Any], models: Sequence[str] = ("small_cnn",),
-                 epochs: int = 10, lr: float = 1e-3, augment: bool = True, metrics: Sequence[str] = ("val_auroc",),
+                 epochs: int = 10, lr: float = 1e-3, augment: bool | None = True, metrics: Sequence[str] = ("val_auroc",),
                  extra_controls: dict[str, W.ValueWidget] | None = None, background: bool = True):
         style = {"description_width": "100px"}
         self.train_fn, self.metrics, self.background = train_fn, tuple(metrics), background
@@ -77,7 +81,8 @@ class TrainingPanel(W.VBox):
         self.epochs = W.IntSlider(value=epochs, min=1, max=max(100, epochs), description="epochs", style=style)
         self.lr = W.FloatLogSlider(value=lr, base=10, min=-5, max=-1, step=0.1, readout_format=".1e",
                                    description="learning rate", style=style)
-        self.augment = W.Checkbox(value=augment, description="augmentation", style=style)
+        self.augment = (None if augment is None
+                        else W.Checkbox(value=bool(augment), description="augmentation", style=style))
         self.extra_controls = dict(extra_controls or {})
         self.train_button = W.Button(description="Train", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -91,7 +96,8 @@ class TrainingPanel(W.VBox):
         self._thread: threading.Thread | None = None
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
-        controls = [self.model, self.epochs, self.lr, self.augment, *self.extra_controls.values(),
+        switches = [self.augment] if self.augment is not None else []
+        controls = [self.model, self.epochs, self.lr, *switches, *self.extra_controls.values(),
                     W.HBox([self.train_button, self.stop_button]), self.progress, self.status]
         super().__init__([W.HBox([W.VBox(controls), self.image])])
         self._draw()
@@ -100,8 +106,9 @@ class TrainingPanel(W.VBox):
     @property
     def config(self) -> dict:
         """The values ``train_fn`` receives."""
-        cfg = {"model": self.model.value, "epochs": int(self.epochs.value), "lr": float(self.lr.value),
-               "augment": bool(self.augment.value)}
+        cfg = {"model": self.model.value, "epochs": int(self.epochs.value), "lr": float(self.lr.value)}
+        if self.augment is not None:
+            cfg["augment"] = bool(self.augment.value)
         cfg.update({k: w.value for k, w in self.extra_controls.items()})
         return cfg
 

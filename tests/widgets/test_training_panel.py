@@ -51,6 +51,25 @@ def test_panel_trains_with_control_values_and_draws_curves():
     assert not panel.train_button.disabled and panel.stop_button.disabled
 
 
+def test_panel_without_augmentation_shows_no_checkbox():
+    """augment=None: tasks with nothing to augment (sequences) get no checkbox and no "augment" key."""
+    import ipywidgets as W
+
+    seen = []
+    panel = TrainingPanel(toy_train_fn(seen), models=("lstm", "gru"), epochs=2, lr=1e-2, augment=None,
+                          metrics=("val_auroc",), background=False)
+    assert panel.augment is None
+    descriptions = [w.description for w in panel.children[0].children[0].children if isinstance(w, W.Checkbox)]
+    assert "augmentation" not in descriptions
+    panel.model.value = "gru"
+    panel.train_button.click()
+    assert seen == [{"model": "gru", "epochs": 2, "lr": panel.lr.value}]
+    assert panel.error is None and [r["epoch"] for r in panel.records] == [1, 2]
+    with_box = TrainingPanel(toy_train_fn([]), augment=False, background=False)  # other callers: unchanged
+    assert with_box.augment in with_box.children[0].children[0].children
+    assert with_box.config["augment"] is False and with_box.augment.value is False
+
+
 def test_stop_button_stops_a_background_run():
     panel = TrainingPanel(toy_train_fn([]), epochs=100, background=True)
     panel.train_button.click()
