@@ -45,6 +45,24 @@ def parse_value(text: str):
         return text
 
 
+def parse_sizes(name: str, text, n: int | None = None, minimum: int = 1) -> tuple[int, ...]:
+    """``"64x64x40"`` or ``"16,32,64"`` (or a sequence) -> a tuple of ints.
+
+    Fewer/more than ``n`` sizes, a size below ``minimum`` or text that is not integers raises
+    :class:`ConfigError` naming the parameter ``name``.
+    """
+    import re
+
+    try:
+        sizes = tuple(int(v) for v in (re.split(r"[x,]", text.strip().lower()) if isinstance(text, str) else text))
+    except (TypeError, ValueError, AttributeError):
+        sizes = ()
+    if not sizes or min(sizes) < minimum or (n is not None and len(sizes) != n):
+        raise ConfigError(f"{name} must be {n or 'some'} integers >= {minimum} joined by 'x' or ',' "
+                          f"(e.g. {'x'.join(['48', '48', '32'][:n or 3])!r}), got {text!r}")
+    return sizes
+
+
 def parse_override(item: str, option: str = "--set") -> tuple[str, object]:
     """``"KEY=VALUE"`` -> ``(KEY, parse_value(VALUE))``; no ``=`` raises :class:`ConfigError`."""
     if "=" not in item:

@@ -199,7 +199,16 @@ def _is_window_list(window) -> bool:
         isinstance(w, (int, float)) for w in window)
 
 
-def ct_window_channels(key: str = "image", windows: Sequence = ("soft_tissue", "lung")) -> list:
+#: The CT windows medbench stacks as a volume network's input channels (chapter 03, bundles).
+CT_CHANNELS = ("soft_tissue", "lung")
+
+
+def in_channels_for(modality: str, windows: Sequence = CT_CHANNELS) -> int:
+    """Network input channels: one per CT window, 1 for MRI."""
+    return len(windows) if modality == "ct" else 1
+
+
+def ct_window_channels(key: str = "image", windows: Sequence = CT_CHANNELS) -> list:
     """One CT as several input channels, one per window: ``(1, ...)`` HU -> ``(len(windows), ...)``.
 
     One window cannot show everything: soft tissue (W400/L50) turns the lungs into black air,
@@ -787,9 +796,9 @@ def _monai():
 
 
 __all__ = [
-    "CT_WINDOWS", "CTWindow", "HU_PATCH_RANGE", "NORMAL_AXIS", "PIPELINES", "PLANES", "WINDOW_SOURCE", "apply_window",
+    "CT_CHANNELS", "CT_WINDOWS", "CTWindow", "HU_PATCH_RANGE", "NORMAL_AXIS", "PIPELINES", "PLANES", "WINDOW_SOURCE", "apply_window",
     "augmentation_steps", "body_mask", "case_to_metatensors", "ct_window", "ct_window_channels", "describe_pipeline", "display_view",
-    "eval_pipeline", "get_pipeline", "get_window", "intensity_preset", "labels_from_logits", "mri_percentile", "mri_zscore",
+    "eval_pipeline", "get_pipeline", "get_window", "in_channels_for", "intensity_preset", "labels_from_logits", "mri_percentile", "mri_zscore",
     "reorient", "reorient_resample", "to_ras", "train_pipeline", "view_spacing",
     "UINT8_RANGE", "patch_augmentation_steps", "patch_eval_pipeline", "patch_preprocessing",
     "patch_train_pipeline",

@@ -82,7 +82,7 @@ import medbench
 from medbench.data.mammo import mammo_patches
 from medbench.data.warfarin import INSTALL_HINT, load_iwpc, simulate_warfarin
 from medbench.errors import DataNotFoundError
-from medbench.metrics import bootstrap_ci, dose_scores, paired_bootstrap_diff, pw20
+from medbench.metrics import auroc, bootstrap_ci, dose_scores, mean_auroc, paired_bootstrap_diff, pw20
 from medbench.plots.generative import (
     plot_augmentation,
     plot_correlations,
@@ -439,13 +439,13 @@ study = augmentation.augmentation_study(mammo, m_splits, n_malignant=tuple(mammo
 train_seconds += time.time() - t0
 aug_rows = []
 for m, sc in study["scores"].items():
-    d, lo_m, hi_m = paired_bootstrap_diff(augmentation.mean_auroc, study["y_test"], sc["augmented"], sc["real"],
+    d, lo_m, hi_m = paired_bootstrap_diff(mean_auroc, study["y_test"], sc["augmented"], sc["real"],
                                           n_boot=min(n_boot, 300), seed=seed)
-    aug_rows.append({"real malignant patches": m, "AUROC real only": augmentation.mean_auroc(study["y_test"], sc["real"]),
-                     "AUROC augmented": augmentation.mean_auroc(study["y_test"], sc["augmented"]),
+    aug_rows.append({"real malignant patches": m, "AUROC real only": mean_auroc(study["y_test"], sc["real"]),
+                     "AUROC augmented": mean_auroc(study["y_test"], sc["augmented"]),
                      "gain": d, "gain CI low": lo_m, "gain CI high": hi_m})
 aug_table = pd.DataFrame(aug_rows).set_index("real malignant patches")
-mammo_bayes = m_test.bayes_auroc()
+mammo_bayes = auroc(m_test.labels, m_test.p_malignant)  # the true probability: the best any reader can do
 print(f"Bayes AUROC on the {len(m_test)} test patches: {mammo_bayes:.3f}")
 aug_table.round(3)
 
@@ -500,11 +500,11 @@ if ddpm_epochs > 0:
         device=None if device == "auto" else device)
     train_seconds += time.time() - t0
     sc = ddpm_study["scores"][scarce]
-    d, lo_m, hi_m = paired_bootstrap_diff(augmentation.mean_auroc, ddpm_study["y_test"], sc["augmented"], sc["real"],
+    d, lo_m, hi_m = paired_bootstrap_diff(mean_auroc, ddpm_study["y_test"], sc["augmented"], sc["real"],
                                           n_boot=min(n_boot, 300), seed=seed)
-    ddpm_auc = augmentation.mean_auroc(ddpm_study["y_test"], sc["augmented"])
+    ddpm_auc = mean_auroc(ddpm_study["y_test"], sc["augmented"])
     print(f"DDPM-augmented AUROC with {scarce} real malignant patches: {ddpm_auc:.3f} "
-          f"(real only {augmentation.mean_auroc(ddpm_study['y_test'], sc['real']):.3f}, DCGAN-augmented "
+          f"(real only {mean_auroc(ddpm_study['y_test'], sc['real']):.3f}, DCGAN-augmented "
           f"{aug_table.loc[scarce, 'AUROC augmented']:.3f}); gain {d:+.3f} [{lo_m:+.3f}, {hi_m:+.3f}]")
     medbench.record("mammo_ddpm_auroc_augmented", ddpm_auc)
     medbench.record("mammo_ddpm_gain_ci_low", lo_m)

@@ -83,7 +83,7 @@ from IPython.display import display
 
 import medbench
 from medbench.data.dicom import read_dicom
-from medbench.metrics import paired_bootstrap_diff
+from medbench.metrics import mean_auroc, paired_bootstrap_diff
 from medbench.plots.privacy import plot_attack_roc, plot_class_sizes, plot_dp_tradeoff
 from medbench.privacy import access, anonymity, deid, pseudonym, vault
 from medbench.tasks import privacy as dp
@@ -406,7 +406,7 @@ plot_dp_tradeoff(study.table, study.bayes_auroc, study.baseline_auroc);
 
 # %%
 t = study.table.set_index("epsilon")
-diff, lo, hi = paired_bootstrap_diff(dp.mean_auroc, study.y_test, study.test_prob["8"], study.test_prob["inf"],
+diff, lo, hi = paired_bootstrap_diff(mean_auroc, study.y_test, study.test_prob["8"], study.test_prob["inf"],
                                      n_boot=n_boot, seed=seed)
 print(f"Without DP the models reach training loss {t.loc[math.inf, 'train_loss']:.3f} (memorised) and the stronger "
       f"attack has AUC {t.loc[math.inf, 'mia_auc']:.3f}, naming {t.loc[math.inf, 'mia_tpr']:.1%} of members at 1% FPR. "

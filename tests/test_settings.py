@@ -6,7 +6,7 @@ import torch
 
 import medbench
 from medbench import ConfigError, MedbenchError
-from medbench.settings import data_dir, get_device, seed_everything
+from medbench.settings import data_dir, get_device, parse_sizes, seed_everything
 
 
 def test_seed_everything_makes_python_numpy_torch_repeat():
@@ -80,3 +80,13 @@ def test_one_seed_check_everywhere(bad):
     for call in (check_seed, seed_everything, lambda s: make_ct_phantom(seed=s), lambda s: deformed_brain(seed=s)):
         with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
             call(bad)
+
+
+def test_parse_sizes_reads_x_or_comma_and_names_the_parameter():
+    assert parse_sizes("roi_size", "48x48x32", 3) == (48, 48, 32)
+    assert parse_sizes("channels", "16,32,64") == (16, 32, 64) and parse_sizes("grid", [8, 8, 4], 3) == (8, 8, 4)
+    for bad in ("big", "48x48", "0x8x8", None):
+        with pytest.raises(ConfigError, match="roi_size must be 3 integers >= 1"):
+            parse_sizes("roi_size", bad, 3)
+    with pytest.raises(ConfigError, match=">= 8"):
+        parse_sizes("ROI", "4x4x4", 3, minimum=8)

@@ -48,12 +48,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from medbench.data.sequences import VISIT_TYPES
 from medbench.errors import ConfigError, DataError
 
 VARIABLES: tuple[str, ...] = ("sbp", "hr", "bmi", "glucose", "hba1c", "ldl", "hdl", "smoking")
 MEDICATIONS: tuple[str, ...] = ("antihypertensive", "statin", "metformin")
 OUTCOMES: tuple[str, ...] = ("diabetes", "hypertension", "cvd")
-VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")
 #: Expected fraction of patients with each outcome within the horizon (the intercepts are
 #: calibrated to these on the drawn cohort).
 OUTCOME_RATES: dict[str, float] = {"diabetes": 0.15, "hypertension": 0.25, "cvd": 0.10}

@@ -72,11 +72,6 @@ class MammoPatches:
         return MammoPatches(self.images[idx], self.labels[idx], self.p_malignant[idx], self.suspicion[idx],
                             self.patient_ids[idx])
 
-    def bayes_auroc(self) -> float:
-        """AUROC of the true ``p_malignant`` on these patches (the best any reader can do here)."""
-        from medbench.metrics import auroc
-
-        return float(auroc(self.labels, self.p_malignant))
 
 
 def _lesion(size, r, rng):

@@ -28,7 +28,7 @@ import pandas as pd
 from medbench.errors import ConfigError, DataError
 
 BINARY_VARIABLES = frozenset({"smoking", "antihypertensive", "statin", "metformin"})
-VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")
+VISIT_TYPES: tuple[str, ...] = ("routine", "chronic", "acute")  #: categories of ``visit_type``
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from medbench.data.sequences import split_patients
 from medbench.errors import ConfigError
 
 COHORTS = {
@@ -87,9 +88,6 @@ def load_cohort(name: str = "gbsg2") -> SurvivalData:
 
 
 def survival_split(data: SurvivalData, test_size: float = 0.3, seed: int = 0) -> tuple[SurvivalData, SurvivalData]:
-    """Hold out ``test_size`` of the patients (stratified by event)."""
-    from sklearn.model_selection import train_test_split
-
-    tr, te = train_test_split(np.arange(len(data.time)), test_size=test_size, random_state=seed,
-                              stratify=data.event)
-    return data.subset(np.sort(tr)), data.subset(np.sort(te))
+    """Hold out ``test_size`` of the patients (stratified by event), through :func:`split_patients`."""
+    split = split_patients(np.arange(len(data.time)), (1 - test_size, test_size), seed=seed, stratify=data.event)
+    return data.subset(split["train"]), data.subset(split["test"])

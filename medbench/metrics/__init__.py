@@ -35,6 +35,7 @@ from medbench.metrics.classification import (
     brier,
     f1,
     infer_task,
+    mean_auroc,
     metric_table,
     paired_bootstrap_diff,
     precision,
@@ -67,7 +68,7 @@ from medbench.metrics.survival import cindex
 
 __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
-    "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
+    "mean_auroc", "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
     "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
     "crps_samples", "dose_mae", "dose_r2", "dose_scores", "interval_coverage", "interval_width", "pw20",

@@ -37,6 +37,7 @@ __all__ = [
     "specificity",
     "f1",
     "auroc",
+    "mean_auroc",
     "auprc",
     "brier",
     "bootstrap_ci",
@@ -192,6 +193,18 @@ def auroc(y_true, y_score, task="binary", threshold=0.5) -> float:
         return float(roc_auc_score(y_true[:, keep], y_score[:, keep], average="macro"))
     except ValueError:
         return float("nan")
+
+
+def mean_auroc(y_true, scores) -> float:
+    """Mean binary AUROC over the columns of ``scores (N, M)``: one column per model or seed.
+
+    The score of a *training recipe* rather than of one run (each run is a noisy draw of it);
+    rows are patients, so it works with :func:`bootstrap_ci` and :func:`paired_bootstrap_diff`.
+    """
+    s = _np(scores)
+    if s.ndim != 2:
+        raise DataError(f"mean_auroc needs scores of shape (N, M), one column per model; got {s.shape}")
+    return float(np.mean([auroc(y_true, s[:, j]) for j in range(s.shape[1])]))
 
 
 def auprc(y_true, y_score, task="binary", threshold=0.5) -> float:

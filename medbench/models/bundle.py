@@ -26,24 +26,17 @@ from torch import nn
 
 from medbench.data.segmentation import SegData
 from medbench.errors import CheckpointError, ConfigError, DataNotFoundError
-from medbench.transforms import get_window
+from medbench.transforms import CT_CHANNELS, get_window, in_channels_for
 
 __all__ = ["export_bundle", "export_run", "inference_config", "metadata", "network_config", "preprocessing_config"]
 
 META_SCHEMA = ("https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/"
                "meta_schema_20220324.json")
-#: The CT windows medbench stacks as input channels (``medbench.tasks.segmentation.CT_CHANNELS``).
-DEFAULT_WINDOWS = ("soft_tissue", "lung")
 _IMG = "@image_key"
 
 
 def _cfg_dict(cfg: Any) -> dict:
     return dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
-
-
-def in_channels(modality: str, windows: Sequence = DEFAULT_WINDOWS) -> int:
-    """Network input channels: one per CT window, 1 for MRI."""
-    return len(windows) if modality == "ct" else 1
 
 
 def network_config(cfg: Any, n_in: int, num_classes: int) -> dict:
@@ -72,7 +65,7 @@ def network_config(cfg: Any, n_in: int, num_classes: int) -> dict:
     raise ConfigError(f"model {name!r} cannot be exported as a bundle; use unet, basicunet, unetr or swinunetr")
 
 
-def preprocessing_config(modality: str, spacing: Sequence[float], *, windows: Sequence = DEFAULT_WINDOWS,
+def preprocessing_config(modality: str, spacing: Sequence[float], *, windows: Sequence = CT_CHANNELS,
                          crop_foreground: bool = False) -> list[dict]:
     """The image steps of medbench's ``<modality>_3d_eval`` pipeline as bundle JSON, from a NIfTI file.
 
@@ -110,7 +103,7 @@ def preprocessing_config(modality: str, spacing: Sequence[float], *, windows: Se
     return steps
 
 
-def inference_config(cfg: Any, data: SegData, *, windows: Sequence = DEFAULT_WINDOWS) -> dict:
+def inference_config(cfg: Any, data: SegData, *, windows: Sequence = CT_CHANNELS) -> dict:
     """The bundle's ``configs/inference.json`` (MONAI model-zoo layout, ``evaluator`` needs pytorch-ignite)."""
     c = _cfg_dict(cfg)
     post: list[dict] = [{"_target_": "AsDiscreted", "keys": "pred", "argmax": True}]
@@ -133,7 +126,7 @@ def inference_config(cfg: Any, data: SegData, *, windows: Sequence = DEFAULT_WIN
         "dataset_dir": "$@bundle_root + '/data'",
         "datalist": "$list(sorted(glob.glob(os.path.join(@dataset_dir, '*.nii*'))))",
         "device": "$torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')",
-        "network_def": network_config(c, in_channels(data.modality, windows), data.n_classes),
+        "network_def": network_config(c, in_channels_for(data.modality, windows), data.n_classes),
         "network": "$@network_def.to(@device)",
         "preprocessing": {"_target_": "Compose", "transforms": preprocessing_config(
             data.modality, data.spacing, windows=windows, crop_foreground=data.kind == "file")},
@@ -162,7 +155,7 @@ def _channel_def(modality: str, windows: Sequence) -> dict:
     return {str(i): f"CT {get_window(w)} window, HU scaled to [0, 1] and clipped" for i, w in enumerate(windows)}
 
 
-def metadata(cfg: Any, data: SegData, *, windows: Sequence = DEFAULT_WINDOWS, metrics: Mapping | None = None,
+def metadata(cfg: Any, data: SegData, *, windows: Sequence = CT_CHANNELS, metrics: Mapping | None = None,
              version: str = "0.1.0") -> dict:
     """The bundle's ``configs/metadata.json`` (fields of the MONAI model-zoo metadata schema)."""
     import monai
@@ -197,7 +190,7 @@ def metadata(cfg: Any, data: SegData, *, windows: Sequence = DEFAULT_WINDOWS, me
         "copyright": "Copyright (c) medbench contributors; BSD-3-Clause",
         "data_source": data.source or str(c.get("dataset")),
         "data_type": "nibabel",
-        "image_classes": f"{in_channels(data.modality, windows)} channels: "
+        "image_classes": f"{in_channels_for(data.modality, windows)} channels: "
                          + "; ".join(_channel_def(data.modality, windows).values()),
         "label_classes": "single channel, " + ", ".join(f"{k} is {v}" for k, v in classes.items()),
         "pred_classes": f"{data.n_classes} channels of logits (argmax gives the label ids)",
@@ -210,7 +203,7 @@ def metadata(cfg: Any, data: SegData, *, windows: Sequence = DEFAULT_WINDOWS, me
             "inputs": {"image": {
                 "type": "image", "format": "hounsfield" if data.modality == "ct" else "magnitude",
                 "modality": data.modality.upper() if data.modality == "ct" else "MR",
-                "num_channels": in_channels(data.modality, windows), "spatial_shape": roi, "dtype": "float32",
+                "num_channels": in_channels_for(data.modality, windows), "spatial_shape": roi, "dtype": "float32",
                 "value_range": [0, 1] if data.modality == "ct" else [], "is_patch_data": True,
                 "channel_def": _channel_def(data.modality, windows)}},
             "outputs": {"pred": {
@@ -291,7 +284,7 @@ configs/metadata.json --dataset_dir /path/to/niftis`.
 
 
 def export_bundle(model: nn.Module, cfg: Any, data: SegData, out_dir: str | os.PathLike, *,
-                  metrics: Mapping[str, float] | None = None, windows: Sequence = DEFAULT_WINDOWS,
+                  metrics: Mapping[str, float] | None = None, windows: Sequence = CT_CHANNELS,
                   version: str = "0.1.0") -> Path:
     """Write a trained segmentation network as a MONAI Bundle folder.
 
@@ -364,8 +357,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, **kw) -> 
                                   "`medbench train segmentation` to export it")
         info = {"modality": "ct", "kind": "array", "spacing": c["spacing"], "source": "medbench.data.phantom"}
     data = SegData([], [], structures, info["modality"], info["kind"], tuple(info["spacing"]), info.get("source", ""))
-    windows = kw.get("windows", DEFAULT_WINDOWS)
-    net = make_model(c["model"], spatial_dims=3, in_channels=in_channels(data.modality, windows),
+    windows = kw.get("windows", CT_CHANNELS)
+    net = make_model(c["model"], spatial_dims=3, in_channels=in_channels_for(data.modality, windows),
                      num_classes=data.n_classes, roi_size=c["roi_size"], channels=c["channels"],
                      strides=c["strides"], num_res_units=c["num_res_units"])
     model = SlidingWindowModel(net, c["roi_size"], c.get("overlap", 0.25), c.get("sw_batch_size", 4))

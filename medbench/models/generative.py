@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 __all__ = ["ConditionalVAE", "cvae_loss", "ConditionalGenerator", "Discriminator", "TabularVAE", "DCGANGenerator",
-           "DCGANDiscriminator"]
+           "DCGANDiscriminator", "ddpm_unet"]
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, act=nn.SiLU) -> nn.Sequential:
@@ -213,3 +213,14 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.features(x)
         return self.out(h) + (self.embed(y) * h).sum(1, keepdim=True)
+
+
+def ddpm_unet() -> nn.Module:
+    """MONAI's ``DiffusionModelUNet`` sized for ``(N, 1, 32, 32)`` patches: predicts the added noise.
+
+    Channels (32, 64, 64), attention at the lowest level only, one residual block per level.
+    """
+    from monai.networks.nets import DiffusionModelUNet
+
+    return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(32, 64, 64),
+                              attention_levels=(False, False, True), num_res_blocks=1, num_head_channels=32)

@@ -10,7 +10,7 @@ Stages:
   02's :class:`medbench.tasks.classification.ImageClassifier` (``small_cnn`` through ``training.fit``);
 - evaluation: :func:`augmentation_study` trains the classifier with and without synthetic malignant
   patches, for several numbers of real malignant patches and seeds, on the same test patches;
-  :func:`mean_auroc` lets :func:`medbench.metrics.paired_bootstrap_diff` give a paired interval of
+  :func:`medbench.metrics.mean_auroc` lets :func:`medbench.metrics.paired_bootstrap_diff` give a paired interval of
   the seed-averaged AUROC gain.
 
 Optional (``full`` profile, meant for a GPU): :func:`train_ddpm` / :func:`sample_ddpm`, a small
@@ -31,7 +31,7 @@ from medbench.errors import ConfigError
 from medbench.settings import check_seed
 from medbench.training import fit_gan
 
-__all__ = ["make_splits", "train_dcgan", "train_ddpm", "sample_ddpm", "augmentation_study", "mean_auroc"]
+__all__ = ["make_splits", "train_dcgan", "train_ddpm", "sample_ddpm", "augmentation_study"]
 
 
 def make_splits(data, n_val: int, n_test: int, seed: int = 0) -> dict:
@@ -74,13 +74,6 @@ def train_dcgan(images: np.ndarray, labels: np.ndarray, *, epochs: int = 30, bat
     return G.eval(), D.eval(), hist
 
 
-def _ddpm_net():
-    from monai.networks.nets import DiffusionModelUNet
-
-    return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(32, 64, 64),
-                              attention_levels=(False, False, True), num_res_blocks=1, num_head_channels=32)
-
-
 def train_ddpm(images: np.ndarray, *, epochs: int = 100, batch_size: int = 32, lr: float = 2.5e-4,
                seed: int = 0, device=None, progress: bool = False):
     """Train a small unconditional DDPM (Ho et al. 2020) on ``(N, 1, 32, 32)`` images in [0, 1].
@@ -96,6 +89,7 @@ def train_ddpm(images: np.ndarray, *, epochs: int = 100, batch_size: int = 32, l
     from torch.utils.data import DataLoader, TensorDataset
     from tqdm.auto import tqdm
 
+    from medbench.models.generative import ddpm_unet
     from medbench.settings import get_device
 
     seed = check_seed(seed)
@@ -103,7 +97,7 @@ def train_ddpm(images: np.ndarray, *, epochs: int = 100, batch_size: int = 32, l
         raise ConfigError(f"train_ddpm needs (N, 1, 32, 32) images, got {images.shape}")
     dev = get_device(device)
     torch.manual_seed(seed)
-    model = _ddpm_net().to(dev)
+    model = ddpm_unet().to(dev)
     scheduler = DDPMScheduler(num_train_timesteps=1000)
     inferer = DiffusionInferer(scheduler)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -140,14 +134,6 @@ def sample_ddpm(model, n: int, *, steps: int = 50, seed: int = 0) -> np.ndarray:
     noise = torch.randn((int(n), 1, 32, 32), generator=g).to(dev)
     x = DiffusionInferer(scheduler).sample(input_noise=noise, diffusion_model=model, scheduler=scheduler, verbose=False)
     return ((x.clamp(-1, 1) + 1) / 2).cpu().numpy().astype(np.float32)
-
-
-def mean_auroc(y_true, scores) -> float:
-    """Mean AUROC over the columns of ``scores (N, n_seeds)`` (one column per seed)."""
-    from medbench.metrics import auroc
-
-    s = np.asarray(scores)
-    return float(np.mean([auroc(y_true, s[:, j]) for j in range(s.shape[1])]))
 
 
 def augmentation_study(data, splits: dict, *, n_malignant=(25, 100), n_benign: int = 300, seeds=(0, 1, 2),

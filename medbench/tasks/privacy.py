@@ -37,7 +37,7 @@ import torch
 from medbench.errors import ConfigError
 from medbench.settings import TaskConfig, check_seed
 
-__all__ = ["DPConfig", "DPStudy", "run_dp_study", "train_model", "fix_for_dp", "noise_multiplier", "mean_auroc"]
+__all__ = ["DPConfig", "DPStudy", "run_dp_study", "train_model", "fix_for_dp", "noise_multiplier"]
 
 
 @dataclass
@@ -162,18 +162,6 @@ def train_model(X: np.ndarray, y: np.ndarray, cfg: DPConfig, epsilon: float, see
     return gsm._module.eval(), {"noise_multiplier": float(sigma), "epsilon_spent": spent}
 
 
-def mean_auroc(y_true, P) -> float:
-    """Mean test AUROC of several models: ``y_true`` (N,), ``P`` (N, M) probabilities, one column per model.
-
-    The utility of a *training recipe* at one epsilon (one DP-SGD run is a noisy draw of it); usable
-    with :func:`medbench.metrics.bootstrap_ci` and ``paired_bootstrap_diff`` (rows are patients).
-    """
-    from medbench.metrics import auroc
-
-    P = np.asarray(P)
-    return float(np.mean([auroc(y_true, P[:, m]) for m in range(P.shape[1])]))
-
-
 def _predict(model, X) -> np.ndarray:
     with torch.no_grad():
         return torch.sigmoid(model(torch.as_tensor(X, dtype=torch.float32))).squeeze(1).numpy().astype(np.float64)
@@ -199,6 +187,7 @@ def run_dp_study(cfg: DPConfig | None = None, progress: bool = False) -> DPStudy
         lira_scores,
         logit_confidence,
         loss_threshold_scores,
+        mean_auroc,
         tpr_at_fpr,
     )
 

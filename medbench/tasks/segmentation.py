@@ -27,8 +27,8 @@ from medbench.data.segmentation import SegData
 from medbench.errors import ConfigError
 from medbench.metrics.segmentation import DiceTracker, SegResult, score_case
 from medbench.models.segmentation import SEGMENTATION_MODELS, SlidingWindowModel
-from medbench.settings import TaskConfig
-from medbench.transforms import labels_from_logits
+from medbench.settings import TaskConfig, parse_sizes
+from medbench.transforms import CT_CHANNELS, in_channels_for, labels_from_logits
 
 __all__ = [
     "RunOutput", "SegConfig", "build_dataset", "build_model", "config_from_parameters", "evaluate",
@@ -36,8 +36,6 @@ __all__ = [
 ]
 
 DATASETS = ("phantom", "brain", "msd:<task folder>")
-#: The two CT windows stacked as input channels (one window cannot show lungs and organs).
-CT_CHANNELS = ("soft_tissue", "lung")
 
 
 # --------------------------------------------------------------------------------------
@@ -135,19 +133,6 @@ class SegConfig(TaskConfig):
         self.seed = check_seed(self.seed)
 
 
-def _sizes(name: str, text: str | Sequence[int], sep: str, n: int | None = None) -> tuple[int, ...]:
-    """``"64x64x40"`` -> ``(64, 64, 40)``; a bad string raises :class:`ConfigError` naming the parameter."""
-    try:
-        sizes = tuple(int(v) for v in (text.split(sep) if isinstance(text, str) else text))
-    except (TypeError, ValueError):
-        sizes = ()
-    if not sizes or min(sizes) < 1 or (n is not None and len(sizes) != n):
-        example = sep.join(["64", "64", "40"][:n or 3])
-        raise ConfigError(f"{name} must be {n or 'some'} positive integers joined by {sep!r} (e.g. {example!r}), "
-                          f"got {text!r}")
-    return sizes
-
-
 def config_from_parameters(*, grid: str = "64x64x40", channels: str = "16,32,64,128", roi_size: str = "48x48x32",
                            schedule: str = "onecycle", model_name: str = "unet", dataset: str = "phantom",
                            **params) -> SegConfig:
@@ -158,15 +143,15 @@ def config_from_parameters(*, grid: str = "64x64x40", channels: str = "16,32,64,
     ``"XxYxZ"`` and ``schedule`` ``"none"`` for no schedule; other keys are :class:`SegConfig`'s.
     The brain's CSF is not one connected piece, so ``dataset="brain"`` keeps every component.
     """
-    shape = _sizes("grid", grid, "x", 3)
-    widths = _sizes("channels", channels, ",")
+    shape = parse_sizes("grid", grid, 3)
+    widths = parse_sizes("channels", channels)
     params.setdefault("keep_largest", True)
     if dataset == "brain":
         params["keep_largest"] = False
     return SegConfig.from_dict(dict(
         params, dataset=dataset, model=model_name, shape=shape,
         spacing=(384 / shape[0], 384 / shape[1], 320 / shape[2]), channels=widths, strides=(2,) * (len(widths) - 1),
-        roi_size=_sizes("roi_size", roi_size, "x", 3), scheduler=None if schedule == "none" else schedule))
+        roi_size=parse_sizes("roi_size", roi_size, 3), scheduler=None if schedule == "none" else schedule))
 
 
 def build_dataset(cfg: SegConfig) -> SegData:
@@ -195,11 +180,6 @@ def build_dataset(cfg: SegConfig) -> SegData:
 # --------------------------------------------------------------------------------------
 # pipelines and model
 # --------------------------------------------------------------------------------------
-def in_channels_for(modality: str) -> int:
-    """Network input channels: one per CT window (:data:`CT_CHANNELS`), 1 for MRI."""
-    return len(CT_CHANNELS) if modality == "ct" else 1
-
-
 def make_pipelines(data: SegData, cfg: SegConfig):
     """Training and evaluation pipelines from the ``<modality>_3d_train`` / ``_eval`` presets.
 

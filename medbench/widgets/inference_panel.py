@@ -23,16 +23,7 @@ import numpy as np
 import torch
 
 from medbench.errors import ConfigError
-
-
-def _parse_roi(text: str) -> tuple[int, int, int]:
-    try:
-        roi = tuple(int(v) for v in str(text).lower().replace(",", "x").split("x"))
-    except ValueError as exc:
-        raise ConfigError(f"ROI {text!r} must look like '48x48x32'") from exc
-    if len(roi) != 3 or min(roi) < 8:
-        raise ConfigError(f"ROI {text!r} needs three sizes >= 8, e.g. '48x48x32'")
-    return roi  # type: ignore[return-value]
+from medbench.settings import parse_sizes
 
 
 def count_windows(spatial: Sequence[int], roi: Sequence[int], overlap: float) -> int:
@@ -115,7 +106,7 @@ class InferencePanel(W.VBox):
         from medbench.widgets.slice_viewer import SliceViewer
 
         idx = int(self.case.value)
-        roi = _parse_roi(self.roi.value)
+        roi = parse_sizes("ROI", self.roi.value, 3, minimum=8)
         ov = float(self.overlap.value)
         item = self.dataset[idx]
         image = torch.as_tensor(item["image"]).float()

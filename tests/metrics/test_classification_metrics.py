@@ -119,3 +119,12 @@ def test_paired_bootstrap_of_a_difference():
     assert np.isfinite(M.paired_bootstrap_diff(M.auroc, y, good, weak, n_boot=100, groups=groups)[1])
     with pytest.raises(DataError, match="cases"):
         M.paired_bootstrap_diff(M.auroc, y, good[:10], weak)
+
+
+def test_mean_auroc_averages_the_models_columns():
+    y = np.array([0, 0, 1, 1])
+    s = np.array([[0.1, 0.1], [0.2, 0.8], [0.8, 0.7], [0.9, 0.9]])  # a perfect model and one at 0.75
+    assert M.auroc(y, s[:, 1]) == pytest.approx(0.75)
+    assert M.mean_auroc(y, s) == pytest.approx(0.875)
+    with pytest.raises(DataError, match=r"\(N, M\)"):
+        M.mean_auroc(y, s[:, 0])

@@ -6,7 +6,6 @@ import torch
 
 from medbench.data.mammo import mammo_patches
 from medbench.errors import ConfigError
-from medbench.metrics import auroc
 from medbench.tasks import augmentation
 
 
@@ -40,12 +39,6 @@ def test_dcgan_training_runs_and_learns_the_classes(data):
     assert abs(fake.mean() - x.mean()) < 0.5 * abs(untrained.mean() - x.mean())
     with pytest.raises(ConfigError, match=r"\(N, 1, 32, 32\)"):
         augmentation.train_dcgan(x[:, :, :16, :16], y)
-
-
-def test_mean_auroc_averages_columns():
-    y = np.array([0, 0, 1, 1])
-    s = np.array([[0.1, 0.9], [0.2, 0.8], [0.8, 0.2], [0.9, 0.1]])
-    assert augmentation.mean_auroc(y, s) == pytest.approx((auroc(y, s[:, 0]) + auroc(y, s[:, 1])) / 2)
 
 
 def test_augmentation_study_table_and_scores(data):

@@ -8,7 +8,7 @@ import torch
 from medbench.errors import ConfigError
 from medbench.tasks.segmentation import SegConfig, build_dataset, build_model, make_loaders, predict_volume
 from medbench.transforms import labels_from_logits
-from medbench.widgets.inference_panel import InferencePanel, _parse_roi
+from medbench.widgets.inference_panel import InferencePanel
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,11 @@ def test_panel_runs_selected_case_with_chosen_roi_and_overlap(setup):
     assert isinstance(panel.viewer.to_png(), bytes)
 
 
-def test_roi_parsing_and_empty_dataset(setup):
-    assert _parse_roi("48x48x32") == (48, 48, 32) and _parse_roi("32,32,16") == (32, 32, 16)
-    with pytest.raises(ConfigError, match="48x48x32"):
-        _parse_roi("big")
-    with pytest.raises(ConfigError, match="three sizes"):
-        _parse_roi("4x4x4")
+def test_bad_roi_names_the_roi_and_empty_dataset(setup):
+    cfg, data, model, val_ds = setup
+    panel = InferencePanel(model, val_ds, data.structures, cfg.spacing, roi_choices=("4x4x4",))
+    panel.roi.value = "4x4x4"
+    with pytest.raises(ConfigError, match=r"ROI must be 3 integers >= 8 .*'4x4x4'"):
+        panel.run()
     with pytest.raises(ConfigError, match="at least one case"):
         InferencePanel(setup[2], [], ("liver",))
