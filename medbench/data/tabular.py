@@ -27,13 +27,14 @@ def breast_cancer(test_size: float = 0.25, seed: int = 0) -> TabularSplit:
     ``sklearn.datasets.load_breast_cancer`` (CC BY 4.0).
     """
     from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
+    from medbench.data.sequences import split_patients
+
     ds = load_breast_cancer()
-    X_tr, X_te, y_tr, y_te = train_test_split(ds.data, ds.target, test_size=test_size, random_state=seed,
-                                              stratify=ds.target)
-    scaler = StandardScaler().fit(X_tr)
-    return TabularSplit(scaler.transform(X_tr), scaler.transform(X_te), y_tr.astype(np.int64),
-                        y_te.astype(np.int64), list(ds.feature_names), list(ds.target_names),
+    split = split_patients(np.arange(len(ds.target)), (1 - test_size, test_size), seed=seed, stratify=ds.target)
+    tr, te = split["train"], split["test"]
+    scaler = StandardScaler().fit(ds.data[tr])
+    return TabularSplit(scaler.transform(ds.data[tr]), scaler.transform(ds.data[te]), ds.target[tr].astype(np.int64),
+                        ds.target[te].astype(np.int64), list(ds.feature_names), list(ds.target_names),
                         "UCI Breast Cancer Wisconsin (Diagnostic), via scikit-learn; CC BY 4.0")
