@@ -90,6 +90,7 @@ def test_bundle_layout_metadata_and_config(trained, tmp_path):
         "AsDiscreted", "KeepLargestConnectedComponentd", "Invertd", "SaveImaged"]
     readme = (bundle / "docs" / "README.md").read_text()
     assert "| 7 | kidney_right |" in readme and "synthetic" in readme and "16.0, 16.0, 20.0" in readme
+    assert f"on {trained.cfg.n_test} test volume(s)" in readme  # the Dice it quotes is the test set's
     assert len(readme.splitlines()) < 200
 
 
