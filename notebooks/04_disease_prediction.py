@@ -184,8 +184,9 @@ pd.DataFrame({k: {"patients": len(d), "X shape": d.X.shape, "mean visits": d.len
               for k, d in data.items()}).T
 
 # %% [markdown]
-# Each split holds the same patients' shares of every outcome (CVD is stratified exactly). About
-# 12% of the patients are already on metformin and 19% on an antihypertensive: they leave the
+# Each split holds the same patients' shares of every outcome (CVD is stratified exactly). The
+# "prevalent" columns are the shares of patients already on metformin ("diabetes prevalent") or an
+# antihypertensive ("hypertension prevalent") by the end of their record: they leave the
 # evaluation of diabetes and hypertension. Their outcome rates are higher than the others' (they
 # were treated *because* their values were high), so leaving them in would flatter every model.
 
