@@ -32,7 +32,8 @@
 # - class imbalance: a weighted loss vs a balanced sampler, side by side (on nodule detection);
 # - transfer learning: pretrain on detection, fine-tune on a small labelled malignancy set;
 # - evaluation with bootstrap 95% CIs over patients: AUROC, sensitivity, specificity, F1,
-#   Brier; confusion matrix, ROC, PR and calibration plots; the most confident mistakes.
+#   Brier, calibration slope and intercept; confusion matrix, ROC, PR and a quantile-binned
+#   reliability diagram; the most confident mistakes.
 #
 # **Prerequisites:** chapter 00 (losses, Adam) and chapter 01 (CT, Hounsfield units). No GPU, no internet.
 #
@@ -221,6 +222,12 @@ plot_training_curves(clf.history_.records, metrics=("val_auroc",), title=f"{mode
 p_test = clf.predict_proba(X_test)
 score = p_test[:, 1] if task == "binary" else p_test
 table = M.metric_table(y_test, score, task=task, n_boot=n_boot, seed=seed, groups=g_test)
+if task == "binary":  # calibration slope and intercept, same patient resamples (NaN where one class is drawn)
+    def calibration_part(i):
+        return lambda y, p: M.calibration_slope_intercept(y, p)[i] if 0 < np.sum(y) < len(y) else np.nan
+
+    for i, name in enumerate(("calibration slope", "calibration intercept")):
+        table.loc[name] = M.bootstrap_ci(calibration_part(i), y_test, score, n_boot=n_boot, seed=seed, groups=g_test)
 table.round(3)
 
 # %%
@@ -243,15 +250,40 @@ medbench.record("test_f1", table.loc["f1", "estimate"])
 medbench.record("test_sensitivity", table.loc["sensitivity", "estimate"])
 medbench.record("test_specificity", table.loc["specificity", "estimate"])
 medbench.record("train_seconds", train_seconds)
+if task == "binary":
+    cal_slope, cal_intercept = table.loc["calibration slope"], table.loc["calibration intercept"]
+    medbench.record("test_calibration_slope", cal_slope["estimate"])
+    medbench.record("test_calibration_intercept", cal_intercept["estimate"])
+    print(f"calibration slope {cal_slope['estimate']:.2f} [{cal_slope['ci_low']:.2f}, {cal_slope['ci_high']:.2f}] "
+          f"(1 is ideal; {'below 1: too extreme' if cal_slope['estimate'] < 1 else 'above 1: too modest'}), "
+          f"intercept {cal_intercept['estimate']:+.2f} [{cal_intercept['ci_low']:+.2f}, {cal_intercept['ci_high']:+.2f}] "
+          f"(0 is ideal; {'above 0: predicted risks too low' if cal_intercept['estimate'] > 0 else 'below 0: predicted risks too high'} on average); "
+          f"mean predicted P(malignant) {score.mean():.3f} vs observed {y_test.mean():.3f}")
 
 # %% [markdown]
 # The first row is the headline: the AUROC over the test patients with its patient-bootstrap
 # CI. The thresholded rows depend on the 0.5 cut-off: with ~40% malignant nodules and many
 # uncertain ones (no calcification, middle size), the model says "malignant" only when fairly
 # sure, so specificity is high and sensitivity lower; a screening programme would choose a
-# lower threshold from the ROC curve. The calibration plot shows whether a predicted 0.7 means
-# 70% malignant. Whether 0.8-something is *good* cannot be read from this table: section 5
-# puts it between the baselines and the ceiling.
+# lower threshold from the ROC curve. Whether 0.8-something is *good* cannot be read from this
+# table: section 5 puts it between the baselines and the ceiling.
+#
+# **Calibration: does a predicted 0.7 mean 70% malignant?** The reliability diagram groups the
+# test patches into 10 *quantile* bins (equal numbers of cases, so no point rests on the few
+# patches with rare predictions) and plots the observed malignant fraction against the mean
+# prediction per bin. Two numbers summarise it (logistic recalibration of the predictions
+# $p$ on the test labels, $\mathrm{lp} = \operatorname{logit} p$):
+#
+# $$\operatorname{logit} P(y=1) = a + b\,\mathrm{lp}\ \text{(slope } b\text{)},\qquad
+# \operatorname{logit} P(y=1) = a_0 + \mathrm{lp}\ \text{(intercept } a_0\text{)}.$$
+#
+# A **slope** $b < 1$ means the predictions are too extreme (too close to 0 and 1, the mark of an
+# over-fitted or over-confident model), $b > 1$ too timid; the **intercept** $a_0$ is
+# calibration-in-the-large: above 0 the model predicts too few events on average, below 0 too
+# many. The printed line above gives both, with patient-bootstrap CIs, for this run. Class
+# weighting (section 6) mis-calibrates on purpose: a model trained as if the classes were equally
+# common over-predicts the rare class, a negative intercept; read probabilities from an
+# unweighted model.
 
 # %% [markdown]
 # ### The most confident mistakes
@@ -516,6 +548,11 @@ if curve is not None:
 # - Hanley & McNeil (1982), *The meaning and use of the area under a ROC curve*, Radiology 143
 #   (AUROC); the Bayes-optimal score is the true class probability (e.g. Hastie, Tibshirani &
 #   Friedman, *The Elements of Statistical Learning*, 2nd ed., section 2.4).
+# - Cox (1958), *Two further applications of a model for binary regression*, Biometrika 45:562-565,
+#   and Steyerberg (2019), *Clinical Prediction Models*, 2nd ed., Springer, chapter 15 (calibration
+#   slope and intercept: `medbench.metrics.calibration_slope_intercept`); Van Calster et al. (2019),
+#   *Calibration: the Achilles heel of predictive analytics*, BMC Medicine 17:230; the reliability
+#   diagram's quantile bins: `sklearn.calibration.calibration_curve(strategy="quantile")`.
 # - Yosinski et al. (2014), *How transferable are features in deep neural networks?*, NeurIPS;
 #   Raghu et al. (2019), *Transfusion: understanding transfer learning for medical imaging*, NeurIPS.
 # - Yang et al. (2023), *MedMNIST v2*, Scientific Data 10:41 (the optional real datasets).

@@ -109,25 +109,60 @@ def plot_pr(y_true, y_score, ax=None, label: str | None = None, title: str = "Pr
 
 
 def plot_calibration(y_true, y_score, n_bins: int = 10, ax=None, label: str | None = None,
-                     title: str = "Calibration (reliability)"):
+                     title: str = "Calibration (reliability)", strategy: str = "quantile"):
     """Observed frequency vs mean predicted probability per bin (``sklearn.calibration.calibration_curve``),
-    with a histogram of the predictions underneath."""
+    with the calibration slope and intercept in the legend and a histogram of the predictions underneath.
+
+    Args:
+        y_true: ``(N,)`` labels in {0, 1}.
+        y_score: ``(N,)`` probabilities of class 1, or ``(N, 2)`` class probabilities.
+        n_bins: number of bins.
+        strategy: ``"quantile"`` (default: every bin holds about ``N / n_bins`` cases, so no point
+            rests on a handful of cases where predictions are rare) or ``"uniform"`` (equal widths
+            on [0, 1]; sparse bins are noisy). Ticks under the curve mark the bin edges.
+        ax: draw the reliability curve into this axes (then no histogram).
+        label: prefix of the legend entry.
+
+    The slope and intercept come from logistic recalibration
+    (:func:`medbench.metrics.calibration_slope_intercept`): slope 1 and intercept 0 are ideal;
+    a slope below 1 means predictions too extreme, an intercept above 0 that the model
+    under-predicts the event rate (calibration-in-the-large). Both are left out when ``y_true``
+    holds one class only.
+    """
     import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import brier_score_loss
 
+    from medbench.errors import ConfigError, DataError
+    from medbench.metrics import calibration_slope_intercept
+
+    if strategy not in ("quantile", "uniform"):
+        raise ConfigError(f"plot_calibration: strategy must be 'quantile' or 'uniform', got {strategy!r}")
+    if int(n_bins) < 2:
+        raise ConfigError(f"plot_calibration: n_bins must be >= 2, got {n_bins!r}")
     y, s = _binary_curves_input(y_true, y_score)
-    frac, mean = calibration_curve(y, s, n_bins=n_bins, strategy="uniform")
+    frac, mean = calibration_curve(y, s, n_bins=n_bins, strategy=strategy)
+    if strategy == "quantile":
+        edges = np.unique(np.quantile(s, np.linspace(0, 1, n_bins + 1)))
+    else:
+        edges = np.linspace(0, 1, n_bins + 1)
+    text = f"Brier {brier_score_loss(y, s):.3f}"
+    try:
+        slope, intercept = calibration_slope_intercept(y, s)
+        text += f"\nslope {slope:.2f}, intercept {intercept:+.2f}"
+    except DataError:
+        pass
     if ax is None:
         fig, (ax, axh) = plt.subplots(2, 1, figsize=(4.4, 5.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     else:
         fig, axh = ax.figure, None
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfectly calibrated")
-    ax.plot(mean, frac, "o-", lw=2, label=f"{label + ': ' if label else ''}Brier {brier_score_loss(y, s):.3f}")
+    ax.plot(mean, frac, "o-", lw=2, label=f"{label + ': ' if label else ''}{text}")
+    ax.plot(edges, np.zeros_like(edges), "|", c="k", ms=8, label=f"{len(edges) - 1} {strategy} bins (edges)")
     ax.set(ylabel="observed frequency of class 1", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), title=title)
     ax.legend(loc="upper left", fontsize=8)
     if axh is not None:
-        axh.hist(s, bins=n_bins, range=(0, 1), color="C0", alpha=0.7)
+        axh.hist(s, bins=20, range=(0, 1), color="C0", alpha=0.7)
         axh.set(xlabel="predicted probability", ylabel="cases")
     else:
         ax.set_xlabel("predicted probability")
@@ -135,8 +170,13 @@ def plot_calibration(y_true, y_score, n_bins: int = 10, ax=None, label: str | No
     return fig
 
 
-def plot_evaluation(y_true, y_score, threshold: float = 0.5, class_names=None, auroc_ci=None, suptitle=None):
-    """The four standard figures of a binary classifier side by side: confusion matrix, ROC, PR, calibration."""
+def plot_evaluation(y_true, y_score, threshold: float = 0.5, class_names=None, auroc_ci=None, suptitle=None,
+                    calibration_bins: int = 10, calibration_strategy: str = "quantile"):
+    """The four standard figures of a binary classifier side by side: confusion matrix, ROC, PR, calibration.
+
+    ``calibration_bins`` and ``calibration_strategy`` go to :func:`plot_calibration` (quantile
+    bins by default; its legend gives the calibration slope and intercept).
+    """
     import matplotlib.pyplot as plt
 
     y, s = _binary_curves_input(y_true, y_score)
@@ -145,7 +185,7 @@ def plot_evaluation(y_true, y_score, threshold: float = 0.5, class_names=None, a
                           title=f"Confusion matrix (threshold {threshold:g})")
     plot_roc(y, s, ax=axes[1], ci=auroc_ci)
     plot_pr(y, s, ax=axes[2])
-    plot_calibration(y, s, ax=axes[3])
+    plot_calibration(y, s, ax=axes[3], n_bins=calibration_bins, strategy=calibration_strategy)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
