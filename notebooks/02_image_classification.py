@@ -222,12 +222,9 @@ plot_training_curves(clf.history_.records, metrics=("val_auroc",), title=f"{mode
 p_test = clf.predict_proba(X_test)
 score = p_test[:, 1] if task == "binary" else p_test
 table = M.metric_table(y_test, score, task=task, n_boot=n_boot, seed=seed, groups=g_test)
-if task == "binary":  # calibration slope and intercept, same patient resamples (NaN where one class is drawn)
-    def calibration_part(i):
-        return lambda y, p: M.calibration_slope_intercept(y, p)[i] if 0 < np.sum(y) < len(y) else np.nan
-
-    for i, name in enumerate(("calibration slope", "calibration intercept")):
-        table.loc[name] = M.bootstrap_ci(calibration_part(i), y_test, score, n_boot=n_boot, seed=seed, groups=g_test)
+if task == "binary":  # calibration slope and intercept on the same patient resamples
+    for name, fn in (("calibration slope", M.calibration_slope), ("calibration intercept", M.calibration_intercept)):
+        table.loc[name] = M.bootstrap_ci(fn, y_test, score, n_boot=n_boot, seed=seed, groups=g_test)
 table.round(3)
 
 # %%

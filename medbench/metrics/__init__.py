@@ -24,7 +24,7 @@ from medbench.metrics.attribution import (
     relevance_mass,
     topk_agreement,
 )
-from medbench.metrics.calibration import calibration_slope_intercept
+from medbench.metrics.calibration import calibration_intercept, calibration_slope, calibration_slope_intercept
 from medbench.metrics.classification import (
     METRICS,
     TASKS,
@@ -70,7 +70,7 @@ __all__ = [
     "METRICS", "TASKS", "accuracy", "auprc", "auroc", "bootstrap_ci", "brier", "f1", "infer_task",
     "mean_auroc", "metric_table", "paired_bootstrap_diff", "precision", "probabilities_from_logits", "recall", "sensitivity", "specificity",
     "torch_metric", "DiceTracker", "SegResult", "dice_hd95", "score_case", "cindex",
-    "calibration_slope_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
+    "calibration_slope_intercept", "calibration_slope", "calibration_intercept", "coverage", "mase", "mase_scale", "pinball_loss", "smape",
     "crps_samples", "dose_mae", "dose_r2", "dose_scores", "interval_coverage", "interval_width", "pw20",
     "mask_area_fraction", "pointing_game", "rank_correlation", "relevance_mass", "topk_agreement",
     "attack_auc", "binary_losses", "lira_scores", "logit_confidence", "loss_threshold_scores", "tpr_at_fpr",

@@ -16,7 +16,7 @@ import numpy as np
 
 from medbench.errors import DataError
 
-__all__ = ["calibration_slope_intercept"]
+__all__ = ["calibration_slope_intercept", "calibration_slope", "calibration_intercept"]
 
 
 def _newton(y: np.ndarray, X: np.ndarray, offset: np.ndarray, iters: int = 50) -> np.ndarray:
@@ -52,3 +52,19 @@ def calibration_slope_intercept(y_true, y_score, eps: float = 1e-6) -> tuple[flo
     slope = _newton(y, np.column_stack([ones, lp]), np.zeros_like(lp))[1]
     intercept = _newton(y, ones, lp)[0]
     return float(slope), float(intercept)
+
+
+def _one_class(y_true) -> bool:
+    y = np.asarray(y_true, float).reshape(-1)
+    return not (0 < y.sum() < len(y))
+
+
+def calibration_slope(y_true, y_score) -> float:
+    """The slope of :func:`calibration_slope_intercept`; NaN when ``y_true`` holds one class only
+    (so :func:`medbench.metrics.bootstrap_ci` can skip such resamples)."""
+    return float("nan") if _one_class(y_true) else calibration_slope_intercept(y_true, y_score)[0]
+
+
+def calibration_intercept(y_true, y_score) -> float:
+    """The intercept of :func:`calibration_slope_intercept`; NaN when ``y_true`` holds one class only."""
+    return float("nan") if _one_class(y_true) else calibration_slope_intercept(y_true, y_score)[1]

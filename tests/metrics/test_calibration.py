@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from medbench.errors import DataError
-from medbench.metrics import calibration_slope_intercept
+from medbench.metrics import bootstrap_ci, calibration_intercept, calibration_slope, calibration_slope_intercept
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +35,13 @@ def test_errors():
         calibration_slope_intercept([0, 0, 0], [0.1, 0.2, 0.3])
     with pytest.raises(DataError):
         calibration_slope_intercept([0, 1], [0.1, 0.2, 0.3])
+
+
+def test_scalar_forms_bootstrap_and_skip_one_class_resamples(draws):
+    lp, y = draws
+    p = 1 / (1 + np.exp(-(lp[:400] - 1)))
+    assert calibration_slope(y[:400], p) == calibration_slope_intercept(y[:400], p)[0]
+    assert calibration_intercept(y[:400], p) == calibration_slope_intercept(y[:400], p)[1]
+    assert np.isnan(calibration_slope([0, 0, 0], [0.1, 0.2, 0.3])) and np.isnan(calibration_intercept([1, 1], [.5, .5]))
+    est, lo, hi = bootstrap_ci(calibration_intercept, y[:400], p, n_boot=200, seed=0)
+    assert lo < est < hi and lo > 0  # under-predicts by 1 logit: the interval excludes 0
