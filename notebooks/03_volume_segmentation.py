@@ -33,7 +33,7 @@
 # with `medbench.training.fit`, the TrainingPanel). No GPU, no internet.
 #
 # **Run time** at the `default` parameters on a 2-core laptop CPU: about 1-2 minutes (measured:
-# 71 s, of which 57 s are the 80 training epochs, on 2 CPU cores shared with other work); the
+# 91 s, of which 78 s are the 80 training epochs with validation after each, on 2 CPU cores); the
 # `smoke` profile runs in well under a minute.
 #
 # By default the data are synthetic CT phantoms of the chest and upper abdomen whose ground
