@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from medbench.exercises import check, discover_exercises, release
+from medbench.reports.exercises import check, discover_exercises, release
 
 
 def _baseline_notebook(path: Path) -> Path:

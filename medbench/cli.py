@@ -118,7 +118,7 @@ def _exercises_dir(args) -> Path | None:
 
 
 def _cmd_exercises_release(args) -> int:
-    from medbench.exercises import release
+    from medbench.reports.exercises import release
 
     chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
     for path in release(chapters=chapters, out=args.out, exercises_dir=_exercises_dir(args)):
@@ -129,7 +129,7 @@ def _cmd_exercises_release(args) -> int:
 def _cmd_exercises_check(args) -> int:
     import json
 
-    from medbench.exercises import check
+    from medbench.reports.exercises import check
 
     result = check(args.notebook, instructor=args.instructor, timeout=args.timeout, exercises_dir=_exercises_dir(args),
                    partial=args.partial)

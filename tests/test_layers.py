@@ -15,7 +15,7 @@ LAYERS = {
     "training": 2, "metrics": 2, "models": 2, "privacy": 2, "teaching": 2,
     "tasks": 3,
     "plots": 4, "widgets": 4, "reports": 4,
-    "cli": 5, "exercises": 5, "__init__": 5,
+    "cli": 5, "__init__": 5,
 }
 PACKAGE = Path(medbench.__file__).parent
 

@@ -19,9 +19,9 @@ import pytest
 
 from medbench.cli import main
 from medbench.errors import ConfigError, DataNotFoundError
-from medbench.exercises import check, discover_exercises, merge_answers, release, restore_tests, student_version
+from medbench.reports.exercises import check, discover_exercises, merge_answers, release, restore_tests, student_version
 
-EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
+EXERCISES = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
 INSTRUCTOR = sorted(EXERCISES.glob("[0-9][0-9]_*_exercises.ipynb"))
 WRONG = sorted((EXERCISES / "wrong").glob("*_wrong.py"))
 _GRADE_ID = re.compile(r"^[a-z0-9_]+$")
