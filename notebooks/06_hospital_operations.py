@@ -58,7 +58,7 @@ import pandas as pd
 import torch
 
 import medbench
-from medbench.data.hospital import DRUGS, WARDS, simulate_hospital
+from medbench.data.hospital import DRUGS, WARDS, simulate_hospital, ward_frame
 from medbench.metrics import paired_bootstrap_diff
 from medbench.plots.operations import plot_fan_chart, plot_policies, plot_policy_year
 from medbench.tasks import forecasting, inventory, operations
@@ -284,7 +284,7 @@ pd.DataFrame({k: {**vars(v), "shelf_life": DRUGS[k].shelf_life} for k, v in inve
 # %%
 inv_start = len(d) - inventory_days - horizon
 inv_lstm = forecasting.LSTMForecaster(horizon=horizon, epochs=lstm_epochs, hidden=lstm_hidden, seed=seed)
-inv_lstm.fit(forecasting.ward_frame(sim, ward), inv_start - 1)
+inv_lstm.fit(ward_frame(sim, ward), inv_start - 1)
 inv_origins = np.arange(inv_start - 1, inv_start + inventory_days - 1)  # each evening before an order
 inv_fc = {m: inventory.census_forecasts(sim, ward, inv_origins, inventory.PROTECTION_DAYS, m, model=inv_lstm)
           for m in inventory.INV_METHODS}

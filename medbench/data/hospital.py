@@ -31,6 +31,9 @@ ward at the origin (their admission days), the elective schedule and the true in
 survivors of the current patients are binomial per admission day, future admissions that are
 still in on the target day are Poisson (thinned) and binomial (electives). That is the
 physical limit for any forecaster of this census.
+
+:func:`ward_frame` and :func:`lag_features` prepare one ward's days as forecasting inputs
+(the forecasters themselves are in :mod:`medbench.tasks.forecasting`).
 """
 from __future__ import annotations
 
@@ -44,13 +47,14 @@ from medbench.errors import ConfigError, DataError
 from medbench.settings import check_seed
 
 __all__ = ["WardSpec", "DrugSpec", "WARDS", "DRUGS", "HospitalSim", "simulate_hospital", "oracle_forecast",
-           "los_survival", "public_holidays", "check_daily_series"]
+           "los_survival", "public_holidays", "check_daily_series", "ward_frame", "lag_features"]
 
 MAX_LOS = 90  # days; stays are truncated here (P(LOS > 90) < 1e-4 for every ward below)
 BURN_IN = 180  # days simulated before the first reported day, so the census starts at steady state
 DOW_FACTOR = np.array([1.10, 1.04, 1.02, 1.00, 1.02, 0.90, 0.92])  # Monday..Sunday (mean 1.0)
 WINTER_AMPLITUDE = 0.08
 HOLIDAY_FACTOR = 0.8
+N_LAGS = 14  # days of history in each row of lag_features
 
 
 @dataclass(frozen=True)
@@ -324,3 +328,52 @@ def check_daily_series(y, name: str = "series") -> pd.Series:
             raise DataError(f"{name} has gaps: {len(full) - len(s)} of {len(full)} days are missing "
                             "(reindex to daily and fill them; seasonal lags assume consecutive days)")
     return s
+
+
+# ------------------------------------------------------------------------ forecasting inputs
+def ward_frame(sim: HospitalSim, ward: str) -> pd.DataFrame:
+    """Daily forecasting inputs of one ward: ``census``, ``emergency``, ``elective``, ``discharges``,
+    ``holiday`` (float columns, one row per simulated day).
+
+    Raises :class:`~medbench.errors.ConfigError` for an unknown ward and
+    :class:`~medbench.errors.DataError` if the census has gaps or NaN.
+    """
+    d, ward = sim.daily, _ward(sim, ward)
+    f = pd.DataFrame({k: d[f"{ward}_{k}"].astype(float) for k in ("census", "emergency", "elective", "discharges")})
+    f["holiday"] = d["holiday"].astype(float)
+    check_daily_series(f["census"], f"{ward} census")
+    return f
+
+
+def lag_features(frame: pd.DataFrame, origins, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Direct-forecast design: one row per (origin, h).
+
+    Features (41): census at the origin and its last 13 differences from it, emergency admissions
+    of each of the last 14 days and elective admissions of the last 7 (who is in the ward and
+    how long they have been there), electives scheduled between origin and target (known in
+    advance), target day of week, day of year (sine/cosine), holiday flag and ``h``.
+    Target: census change ``y[t+h] - y[t]``.
+
+    Returns:
+        ``X (len(origins) * H, 41)`` and ``y (len(origins) * H,)`` (NaN where ``t + h`` is beyond the data).
+    """
+    c = frame["census"].to_numpy()
+    em, el = frame["emergency"].to_numpy(), frame["elective"].to_numpy()
+    hol = frame["holiday"].to_numpy()
+    dates = frame.index
+    el_cum = np.concatenate([[0.0], np.cumsum(el)])
+    rows, ys = [], []
+    for t in np.asarray(origins):
+        base = [c[t], *(c[t - k] - c[t] for k in range(1, N_LAGS)), *em[t - N_LAGS + 1:t + 1][::-1],
+                *el[t - 6:t + 1][::-1]]
+        for h in range(1, horizon + 1):
+            u = t + h
+            if u < len(c):
+                dow, doy, hu, target = dates[u].dayofweek, dates[u].dayofyear, hol[u], c[u] - c[t]
+            else:
+                d = dates[-1] + pd.Timedelta(days=u - len(c) + 1)
+                dow, doy, hu, target = d.dayofweek, d.dayofyear, 0.0, np.nan
+            rows.append(base + [el_cum[min(u, len(c) - 1) + 1] - el_cum[t + 1], dow, np.sin(2 * np.pi * doy / 365.25),
+                                np.cos(2 * np.pi * doy / 365.25), hu, h])
+            ys.append(target)
+    return np.asarray(rows, float), np.asarray(ys, float)

@@ -9,7 +9,7 @@ Methods (each returns a point forecast and, where it has them, quantiles):
 - ``sarima``: SARIMA(1,1,1)(0,1,1)_7 (``statsmodels`` ``SARIMAX``; the "airline" structure, kept
   small because each origin refits it), on the last ``fit_days``;
 - ``gbm``: scikit-learn ``HistGradientBoostingRegressor``, one direct model for all horizons on
-  lag, admission-history and calendar features (:func:`lag_features`), refitted at each origin;
+  lag, admission-history and calendar features (:func:`medbench.data.hospital.lag_features`), refitted at each origin;
 - ``lstm``: :class:`~medbench.models.forecasting.QuantileLSTM` trained once with
   :func:`medbench.training.fit` on the days before the first origin (pinball loss), updated at
   each origin by reading the newest window; its intervals are conformalized (CQR, Romano et al.
@@ -32,20 +32,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medbench.data.hospital import HospitalSim, check_daily_series, oracle_forecast
+from medbench.data.hospital import N_LAGS, HospitalSim, lag_features, oracle_forecast, ward_frame
 from medbench.errors import ConfigError
 from medbench.metrics.forecasting import coverage, mase, mase_scale, pinball_loss
 from medbench.models.forecasting import QuantileLSTM, pinball_torch
 from medbench.settings import check_seed
 from medbench.training import fit
 
-__all__ = ["QUANTILES", "METHODS", "RollingResult", "ward_frame", "choose_origins", "seasonal_naive",
-           "ets_forecast", "sarima_forecast", "lag_features", "GBMForecaster", "LSTMForecaster",
+__all__ = ["QUANTILES", "METHODS", "RollingResult", "choose_origins", "seasonal_naive",
+           "ets_forecast", "sarima_forecast", "GBMForecaster", "LSTMForecaster",
            "rolling_origin", "kfold_optimism", "summary_table"]
 
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
 METHODS = ("seasonal_naive", "ets", "sarima", "gbm", "lstm", "oracle")
-N_LAGS = 14
 
 
 def _check_horizon(horizon) -> int:
@@ -95,20 +94,6 @@ class RollingResult:
         if not self.q:
             return float("nan")
         return float(np.mean([pinball_loss(self.truth, v, t) for t, v in self.q.items()]))
-
-
-def ward_frame(sim: HospitalSim, ward: str) -> pd.DataFrame:
-    """Daily inputs of one ward: ``census``, ``emergency``, ``elective``, ``discharges``, ``holiday``.
-
-    Raises :class:`~medbench.errors.DataError` if the census has gaps or NaN.
-    """
-    if ward not in sim.wards:
-        raise ConfigError(f"ward must be one of {sorted(sim.wards)}, got {ward!r}")
-    d = sim.daily
-    f = pd.DataFrame({k: d[f"{ward}_{k}"].astype(float) for k in ("census", "emergency", "elective", "discharges")})
-    f["holiday"] = d["holiday"].astype(float)
-    check_daily_series(f["census"], f"{ward} census")
-    return f
 
 
 def choose_origins(n_days: int, n_origins: int, horizon: int, step: int = 7) -> np.ndarray:
@@ -179,41 +164,8 @@ def sarima_forecast(y, horizon: int, fit_days: int = 730, order=(1, 1, 1), seaso
 
 
 # ------------------------------------------------------------------------ gradient boosting
-def lag_features(frame: pd.DataFrame, origins, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Direct-forecast design: one row per (origin, h).
-
-    Features: census at the origin and its last 13 differences from it, emergency and elective
-    admissions of each of the last 14 days (who is in the ward and how long they have been
-    there), electives scheduled between origin and target (known in advance), target day of
-    week, day of year (sine/cosine), holiday flag and ``h``. Target: census change ``y[t+h] - y[t]``.
-
-    Returns:
-        ``X (len(origins) * H, 34)`` and ``y (len(origins) * H,)`` (NaN where ``t + h`` is beyond the data).
-    """
-    c = frame["census"].to_numpy()
-    em, el = frame["emergency"].to_numpy(), frame["elective"].to_numpy()
-    hol = frame["holiday"].to_numpy()
-    dates = frame.index
-    el_cum = np.concatenate([[0.0], np.cumsum(el)])
-    rows, ys = [], []
-    for t in np.asarray(origins):
-        base = [c[t], *(c[t - k] - c[t] for k in range(1, N_LAGS)), *em[t - N_LAGS + 1:t + 1][::-1],
-                *el[t - 6:t + 1][::-1]]
-        for h in range(1, horizon + 1):
-            u = t + h
-            if u < len(c):
-                dow, doy, hu, target = dates[u].dayofweek, dates[u].dayofyear, hol[u], c[u] - c[t]
-            else:
-                d = dates[-1] + pd.Timedelta(days=u - len(c) + 1)
-                dow, doy, hu, target = d.dayofweek, d.dayofyear, 0.0, np.nan
-            rows.append(base + [el_cum[min(u, len(c) - 1) + 1] - el_cum[t + 1], dow, np.sin(2 * np.pi * doy / 365.25),
-                                np.cos(2 * np.pi * doy / 365.25), hu, h])
-            ys.append(target)
-    return np.asarray(rows, float), np.asarray(ys, float)
-
-
 class GBMForecaster:
-    """Direct multi-horizon gradient boosting on :func:`lag_features` (scikit-learn API: ``fit``/``predict``)."""
+    """Direct multi-horizon gradient boosting on :func:`~medbench.data.hospital.lag_features` (scikit-learn API: ``fit``/``predict``)."""
 
     def __init__(self, horizon: int = 14, max_iter: int = 200, learning_rate: float = 0.05, train_days: int = 1095,
                  seed: int = 0):

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from medbench.data.hospital import DRUGS, HospitalSim, oracle_forecast
+from medbench.data.hospital import DRUGS, HospitalSim, oracle_forecast, ward_frame
 from medbench.errors import ConfigError
 from medbench.settings import check_seed
-from medbench.tasks.forecasting import seasonal_naive, ward_frame
+from medbench.tasks.forecasting import seasonal_naive
 
 __all__ = ["StockSpec", "STOCK", "PROTECTION_DAYS", "INV_METHODS", "newsvendor", "census_forecasts", "order_up_to",
            "simulate_stock", "inventory_study", "cost_ratio_ci"]

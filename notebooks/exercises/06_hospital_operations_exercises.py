@@ -48,13 +48,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
 
 import medbench
-from medbench.data.hospital import simulate_hospital
+from medbench.data.hospital import lag_features, simulate_hospital, ward_frame
 from medbench.metrics import mase
 from medbench.tasks import forecasting, inventory
 
 medbench.seed_everything(seed)
 sim = simulate_hospital(days, seed=seed)
-frame = forecasting.ward_frame(sim, "medical")
+frame = ward_frame(sim, "medical")
 census = frame["census"].to_numpy()
 print(f"{len(census)} days of the medical ward's midnight census: mean {census.mean():.1f}, "
       f"range {census.min():.0f}-{census.max():.0f}")
@@ -208,7 +208,7 @@ assert bool(naive_dearer_supported) == bool(ref[1] > 1), "reread the interval: d
 # ## Exercise 4 · Random K-fold on a time series (investigate, 3 points)
 #
 # A colleague forecasts the census change 1–14 days ahead with gradient boosting on lag and
-# calendar features (`forecasting.lag_features`: one row per (origin, h)) and evaluates it by
+# calendar features (`medbench.data.hospital.lag_features`: one row per (origin, h)) and evaluates it by
 # shuffled 5-fold cross-validation: `kfold_pred` holds every row's out-of-fold prediction. Your task
 # is the honest evaluation of the **last** `n_test` origins (`test_rows`).
 #
@@ -223,7 +223,7 @@ assert bool(naive_dearer_supported) == bool(ref[1] > 1), "reread the interval: d
 # %% nbgrader={"grade": false, "grade_id": "ex4_data", "locked": true, "schema_version": 3, "solution": false, "task": false}
 H, n_test = 14, 28
 all_origins = np.arange(400, len(census) - H)
-X, y = forecasting.lag_features(frame, all_origins, H)
+X, y = lag_features(frame, all_origins, H)
 row_origin = np.repeat(all_origins, H)
 target_day = row_origin + np.tile(np.arange(1, H + 1), len(all_origins))
 test_origins = all_origins[-n_test:]

@@ -3,12 +3,15 @@ import pandas as pd
 import pytest
 
 from medbench.data.hospital import (
+    N_LAGS,
     WARDS,
     WardSpec,
     check_daily_series,
+    lag_features,
     los_survival,
     oracle_forecast,
     simulate_hospital,
+    ward_frame,
 )
 from medbench.errors import ConfigError, DataError
 
@@ -98,3 +101,36 @@ def test_bad_input_names_it(sim):
     with pytest.raises(DataError, match="NaN"):
         check_daily_series(bad, "census")
     assert set(WARDS) == {"medical", "surgical"}
+
+
+def test_ward_frame_rejects_unknown_wards_gaps_and_nan(sim):
+    frame = ward_frame(sim, "medical")
+    assert list(frame.columns) == ["census", "emergency", "elective", "discharges", "holiday"]
+    assert np.array_equal(frame["census"].to_numpy(), sim.census("medical").to_numpy())
+    with pytest.raises(ConfigError, match="ward"):
+        ward_frame(sim, "icu")
+    broken = simulate_hospital(60, seed=0)
+    broken.daily = broken.daily.drop(broken.daily.index[5])
+    with pytest.raises(DataError, match="gaps"):
+        ward_frame(broken, "medical")
+    nan = simulate_hospital(60, seed=0)
+    nan.daily = nan.daily.astype({"medical_census": float})
+    nan.daily.loc[nan.daily.index[3], "medical_census"] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        ward_frame(nan, "medical")
+
+
+def test_lag_features_rows_see_only_the_past_and_known_schedule(sim):
+    frame = ward_frame(sim, "medical")
+    c = frame["census"].to_numpy()
+    origins, H = [100, 200, len(c) - 3], 5
+    X, y = lag_features(frame, origins, H)
+    assert X.shape == (len(origins) * H, 41) and y.shape == (len(origins) * H,)
+    assert X[0, 0] == c[100] and X[1, -1] == 2  # census at the origin; h of the second row
+    assert y[H * 1 + 2] == c[203] - c[200]  # target: the census change h days ahead
+    assert np.isnan(y[-3:]).all() and np.isfinite(y[:-3]).all()  # h = 3..5 after the last origin: beyond the data
+    # the future census, emergencies and discharges are unknown at the origin: they change no feature
+    future = frame.copy()
+    future.loc[frame.index[201:], ["census", "emergency", "discharges"]] = 0.0
+    assert np.array_equal(lag_features(future, [200], H)[0], X[H:2 * H])
+    assert N_LAGS == 14
