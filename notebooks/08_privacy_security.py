@@ -85,7 +85,7 @@ import medbench
 from medbench.data.dicom import read_dicom
 from medbench.metrics import mean_auroc, paired_bootstrap_diff
 from medbench.plots.privacy import plot_attack_roc, plot_class_sizes, plot_dp_tradeoff
-from medbench.privacy import access, anonymity, deid, pseudonym, vault
+from medbench.privacy import access, anonymity, deid, pseudonym, vault, verify
 from medbench.tasks import privacy as dp
 from medbench.widgets.dicom_tags import DicomTagViewer
 
@@ -132,7 +132,7 @@ src = workdir / "dicom_in"
 for i, f in enumerate(files):  # one folder of copies: the de-identifier reads a folder like a user's export
     (src / f"{i:03d}_{f.name}").parent.mkdir(parents=True, exist_ok=True)
     (src / f"{i:03d}_{f.name}").write_bytes(f.read_bytes())
-report = deid.deidentify_path(src, workdir / "dicom_out", opts, progress=False)
+report = verify.deidentify_path(src, workdir / "dicom_out", opts, progress=False)
 summary = report.groupby("modality").agg(files=("status", "size"), ok=("status", lambda s: int((s == "ok").sum())),
                                          burned_in_review=("burned_in_review", "sum"),
                                          tags_checked=("tags_checked", "sum"), violations=("violations", "sum"),
@@ -153,10 +153,11 @@ medbench.record("deid_burned_in_flagged", flagged)
 # %% [markdown]
 # The table counts, per modality, the files, how many passed the verifier, how many were flagged
 # for burned-in text, how many tag actions the verifier checked and how many PHI values it found
-# in the outputs. The verifier is **independent** of the de-identifier's code: for every element
-# of the output (at any depth) it checks the action its tag has in the table, and it searches every
-# string of the output for every PHI value of the input — names and their parts, IDs, dates,
-# addresses, free text, UIDs. A file that fails is *not written* (the report says why).
+# in the outputs. The verifier (`medbench.privacy.verify`) is **independent** of the de-identifier's
+# code: for every element of the output (at any depth) it checks the action its tag has in the table,
+# and it searches every string of the output for every PHI value of the input — names and their
+# parts, IDs, dates, addresses, free text, UIDs. A file that fails is *not written* (the report says
+# why).
 #
 # **Burned-in text.** Ultrasound, secondary captures and screenshots often carry the patient's
 # name in the pixels. Scrubbing pixels needs OCR or a device template and is out of scope here:
@@ -172,7 +173,7 @@ out = deid.deidentify_dataset(ds, opts).dataset
 leaky = copy.deepcopy(out)  # (Dataset.copy() is shallow: it would leak into `out` too)
 leaky.private_block(0x0011, "ACME PACS", create=True).add_new(0x01, "LO", str(ds.PatientName))
 leaky.StudyDate = ds.StudyDate
-checks = {"our output": deid.verify(ds, out, opts), "name left in a private tag + unshifted date": deid.verify(ds, leaky, opts)}
+checks = {"our output": verify.verify(ds, out, opts), "name left in a private tag + unshifted date": verify.verify(ds, leaky, opts)}
 show(pd.DataFrame({k: {"violations": len(v.violations), "PHI values found": len(v.leaks),
                        "first problem": (v.violations + [""])[0].split(":")[0]} for k, v in checks.items()}).T)
 
@@ -193,7 +194,7 @@ viewer
 # The same for a report (static): the first rows of `CT_small.dcm`'s table.
 
 # %%
-table = deid.tag_table(ds, out, opts)
+table = verify.tag_table(ds, out, opts)
 show(table[table["action"] != ""].head(14)[["tag", "keyword", "VR", "action", "before", "after"]])
 
 # %% [markdown]
@@ -202,7 +203,7 @@ show(table[table["action"] != ""].head(14)[["tag", "keyword", "VR", "action", "b
 # same voxels and the same affine as before.
 
 # %%
-series = deid.deidentify_path(deid.sample_series_folder(), workdir / "series_out", opts)
+series = verify.deidentify_path(deid.sample_series_folder(), workdir / "series_out", opts)
 a, b = read_dicom(deid.sample_series_folder()), read_dicom(workdir / "series_out")
 outs = [pydicom.dcmread(p) for p in sorted((workdir / "series_out").glob("*")) if p.suffix != ".csv"]
 uids = {k: len({str(d.get(k)) for d in outs}) for k in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPInstanceUID")}
@@ -435,9 +436,9 @@ plot_attack_roc(study.is_member, study.attack_scores, attack="lira");
 # (`tests/privacy/test_report_phi.py`).
 
 # %%
-phi = deid.identifying_values_of(files + [ct_path])
+phi = verify.identifying_values_of(files + [ct_path])
 texts = shown + [viewer.summary.value, viewer.view.value]
-hits = deid.find_phi("\n".join(texts), phi)
+hits = verify.find_phi("\n".join(texts), phi)
 print(f"{len(phi)} identifying values searched in {len(texts)} shown tables and widget views: {len(hits)} found")
 medbench.record("report_phi_hits", len(hits))
 print(f"chapter run time: {time.time() - t_start:.0f} s")

@@ -15,7 +15,8 @@ from pathlib import Path
 import ipywidgets as W
 import pydicom
 
-from medbench.privacy.deid import DeidOptions, deidentify_dataset, tag_table, verify
+from medbench.privacy.deid import DeidOptions, deidentify_dataset
+from medbench.privacy.verify import tag_table, verify
 
 _COLORS = {"X": "#fde0dd", "Z": "#fff3cd", "D": "#fff3cd", "U": "#dbeafe", "SHIFT": "#e0f2e9", "K": "#f3f4f6"}
 

@@ -232,7 +232,7 @@ assert find_leaks(original, other) == {"PatientComments", "AcquisitionDate"}, \
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_after", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# `medbench.privacy.deid.verify` does this search (and checks each tag's Annex E action): run it on
+# `medbench.privacy.verify.verify` does this search (and checks each tag's Annex E action): run it on
 # `suspect` and compare.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}

@@ -1,7 +1,8 @@
 """Chapter 08's report (executed notebook and HTML) holds no identifying value of any input DICOM file."""
 from __future__ import annotations
 
-from medbench.privacy.deid import find_phi, identifying_values, identifying_values_of, shipped_dicom_files
+from medbench.data.dicom_testfiles import shipped_dicom_files
+from medbench.privacy.verify import find_phi, identifying_values, identifying_values_of
 from medbench.reports import run_report
 
 
