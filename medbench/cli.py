@@ -139,8 +139,8 @@ def _cmd_exercises_check(args) -> int:
 
 def _cmd_deid(args) -> int:
     from medbench.privacy.deid import DeidOptions
+    from medbench.privacy.deid_files import deidentify_path
     from medbench.privacy.pseudonym import load_key
-    from medbench.privacy.verify import deidentify_path
 
     opts = DeidOptions(key=load_key(args.key_file), shift_dates=not args.no_date_shift,
                        keep_patient_characteristics=not args.no_patient_characteristics)

@@ -83,9 +83,10 @@ from IPython.display import display
 
 import medbench
 from medbench.data.dicom import read_dicom
+from medbench.data.dicom_testfiles import sample_series_folder, shipped_dicom_files
 from medbench.metrics import mean_auroc, paired_bootstrap_diff
 from medbench.plots.privacy import plot_attack_roc, plot_class_sizes, plot_dp_tradeoff
-from medbench.privacy import access, anonymity, deid, pseudonym, vault, verify
+from medbench.privacy import access, anonymity, deid, deid_files, pseudonym, vault, verify
 from medbench.tasks import privacy as dp
 from medbench.widgets.dicom_tags import DicomTagViewer
 
@@ -125,14 +126,14 @@ t_start = time.time()
 # %%
 demo_key = hashlib.sha256(f"medbench chapter 08 demo key {seed}".encode()).digest()
 opts = deid.DeidOptions(key=demo_key, shift_dates=True, keep_patient_characteristics=True)
-files = deid.shipped_dicom_files()
+files = shipped_dicom_files()
 if deid_max_files:
     files = files[:: max(1, len(files) // deid_max_files)][:deid_max_files]
 src = workdir / "dicom_in"
 for i, f in enumerate(files):  # one folder of copies: the de-identifier reads a folder like a user's export
     (src / f"{i:03d}_{f.name}").parent.mkdir(parents=True, exist_ok=True)
     (src / f"{i:03d}_{f.name}").write_bytes(f.read_bytes())
-report = verify.deidentify_path(src, workdir / "dicom_out", opts, progress=False)
+report = deid_files.deidentify_path(src, workdir / "dicom_out", opts, progress=False)
 summary = report.groupby("modality").agg(files=("status", "size"), ok=("status", lambda s: int((s == "ok").sum())),
                                          burned_in_review=("burned_in_review", "sum"),
                                          tags_checked=("tags_checked", "sum"), violations=("violations", "sum"),
@@ -203,8 +204,8 @@ show(table[table["action"] != ""].head(14)[["tag", "keyword", "VR", "action", "b
 # same voxels and the same affine as before.
 
 # %%
-series = verify.deidentify_path(deid.sample_series_folder(), workdir / "series_out", opts)
-a, b = read_dicom(deid.sample_series_folder()), read_dicom(workdir / "series_out")
+series = deid_files.deidentify_path(sample_series_folder(), workdir / "series_out", opts)
+a, b = read_dicom(sample_series_folder()), read_dicom(workdir / "series_out")
 outs = [pydicom.dcmread(p) for p in sorted((workdir / "series_out").glob("*")) if p.suffix != ".csv"]
 uids = {k: len({str(d.get(k)) for d in outs}) for k in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPInstanceUID")}
 reload_ok = bool(np.array_equal(a["image"], b["image"]) and np.allclose(a["affine"], b["affine"]) and uids["SeriesInstanceUID"] == 1)

@@ -25,10 +25,10 @@ the profile asks for:
   capture, endoscopy/photo modalities) are flagged ``burned_in_review`` with the reason.
 
 Checking an output is :mod:`medbench.privacy.verify` (the verifier, the PHI search of reports, the
-side-by-side tag table, and the fail-closed file pipeline ``deidentify_file`` / ``deidentify_path``,
-which writes an output only when it passes the verifier). Dependencies point one way: that module
-imports this one (the table and its lookup, :class:`DeidOptions`, :func:`deidentify_dataset`); this
-one never imports it.
+side-by-side tag table); files and folders are de-identified fail-closed by
+:mod:`medbench.privacy.deid_files` (an output is written only when it passes the verifier).
+Dependencies point one way: both import this module (the table and its lookup:
+:func:`annex_e_table`, :func:`table_action`, :func:`effective_action`); it imports neither.
 """
 from __future__ import annotations
 
@@ -40,13 +40,12 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from medbench.data.dicom_testfiles import sample_series_folder, shipped_dicom_files
 from medbench.errors import ConfigError
 from medbench.privacy.pseudonym import as_key, keyed_digest, pseudonym
 
 __all__ = [
     "ANNEX_E_VERSION", "DeidOptions", "DeidResult", "annex_e_table", "deidentify_dataset", "burned_in_reason",
-    "PATIENT_CHARACTERISTICS", "shipped_dicom_files", "sample_series_folder", "date_shift_days",
+    "PATIENT_CHARACTERISTICS", "date_shift_days", "table_action", "effective_action", "element_values",
 ]
 
 ANNEX_E_VERSION = "dicomfields_2024b"
@@ -135,7 +134,8 @@ def annex_e_table(version: str = ANNEX_E_VERSION) -> tuple[dict, list]:
     return _TABLE_CACHE[version]
 
 
-def _action_for(tag, single: dict, ranges: list) -> str | None:
+def table_action(tag, single: dict, ranges: list) -> str | None:
+    """The Annex E action of ``tag`` in ``annex_e_table()``'s ``(single, ranges)``; None when the table has none."""
     g, e = tag.group, tag.element
     a = single.get((g, e))
     if a is not None:
@@ -146,7 +146,9 @@ def _action_for(tag, single: dict, ranges: list) -> str | None:
     return None
 
 
-def _effective_action(tag, vr: str, action: str | None, opts: DeidOptions) -> str | None:
+def effective_action(tag, vr: str, action: str | None, opts: DeidOptions) -> str | None:
+    """``action`` after the options: ``"K"`` (patient characteristics kept), ``"SHIFT"`` (DA/DT moved),
+    ``"KEEP_TIME"`` (TM kept under modified dates), else unchanged."""
     if action is None:
         return None
     if opts.keep_patient_characteristics and (tag.group, tag.element) in PATIENT_CHARACTERISTICS:
@@ -190,7 +192,8 @@ def _shift_dt(value: str, days: int) -> str:
     return date + v[8:] if date else ""
 
 
-def _values(elem) -> list:
+def element_values(elem) -> list:
+    """An element's value as a list (empty for None, the items of a multi-value)."""
     v = elem.value
     if v is None:
         return []
@@ -225,7 +228,7 @@ def _clean(ds: Dataset, opts: DeidOptions, days: int | None, single: dict, range
         if tag.is_private:
             del ds[tag]
             continue
-        action = _effective_action(tag, vr, _action_for(tag, single, ranges), opts)
+        action = effective_action(tag, vr, table_action(tag, single, ranges), opts)
         if vr == "SQ":
             if action == "X":
                 del ds[tag]
@@ -239,14 +242,14 @@ def _clean(ds: Dataset, opts: DeidOptions, days: int | None, single: dict, range
             if days is None:
                 continue
             fn = _shift_da if vr == "DA" else _shift_dt
-            vals = [fn(v, days) for v in _values(elem)]
+            vals = [fn(v, days) for v in element_values(elem)]
             vals = [v for v in vals if v]
             elem.value = (vals[0] if len(vals) == 1 else vals) if vals else ""
         elif action.startswith("X"):
             # X, X/Z, X/D, X/Z/D, X/Z/U*: removed (allowed by every one of them for a non-sequence value)
             del ds[tag]
         elif action == "U" or (vr == "UI" and "U" in action):
-            vals = [_uid(v, opts.key) for v in _values(elem)]
+            vals = [_uid(v, opts.key) for v in element_values(elem)]
             elem.value = vals[0] if len(vals) == 1 else vals
         elif action == "Z":
             elem.value = b"" if vr in ("OB", "OW", "UN") else (0 if vr in ("FD", "FL", "SS", "US", "SL", "UL") else "")

@@ -1,4 +1,4 @@
-"""Checking a de-identified DICOM output, independently of the de-identifier; and the verified file pipeline.
+"""Checking a de-identified DICOM output, independently of the de-identifier.
 
 :func:`verify` reads the original and the output and checks (1) every element of the output, at
 any depth, against the action its tag has in Annex E's table (X absent; Z empty or a dummy; D/U
@@ -12,41 +12,29 @@ its per-tag lookup with the options), never the code that writes the output.
 logs for the identifying values of input files; :func:`tag_table` shows an input's tags next to
 its output's, PHI masked.
 
-:func:`deidentify_file` and :func:`deidentify_path` de-identify files or folders fail-closed: each
-output is verified and written atomically only if it passes, the input is never touched, and a
-report row is kept per file. They are here, not in :mod:`medbench.privacy.deid`, because they call
-:func:`verify`.
-
 Dependencies point one way: this module imports :mod:`medbench.privacy.deid` (the table and its
-lookup, :class:`~medbench.privacy.deid.DeidOptions`, :func:`~medbench.privacy.deid.deidentify_dataset`);
-``deid`` never imports this module.
+lookup, :class:`~medbench.privacy.deid.DeidOptions`); ``deid`` never imports this module, and
+:mod:`medbench.privacy.deid_files` (the fail-closed file pipeline) imports both.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset
 
-from medbench.errors import ConfigError, DataError
 from medbench.privacy.deid import (
     DeidOptions,
-    _action_for,
-    _effective_action,
-    _values,
     annex_e_table,
-    deidentify_dataset,
+    effective_action,
+    element_values,
+    table_action,
 )
 
 __all__ = [
     "VerifyResult", "verify", "phi_values", "identifying_values", "identifying_values_of", "find_phi", "tag_table",
-    "deidentify_file", "deidentify_path",
 ]
 
 _PERSON_VRS = {"PN"}
@@ -82,7 +70,7 @@ def _strings(ds: Dataset, skip_pixels: bool = True):
         for elem in d.iterall():
             if elem.VR == "SQ" or (skip_pixels and elem.tag in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
                 continue
-            for v in _values(elem):
+            for v in element_values(elem):
                 if isinstance(v, bytes):
                     v = v.decode("latin-1", errors="ignore")
                 yield (elem.keyword or str(elem.tag)), elem.tag, str(v)
@@ -104,12 +92,12 @@ def phi_values(ds: Dataset, opts: DeidOptions | None = None, min_len: int = 4) -
     for elem in ds.iterall():
         if elem.VR == "SQ" or elem.tag in (0x7FE00010,):
             continue
-        action = _action_for(elem.tag, single, ranges)
+        action = table_action(elem.tag, single, ranges)
         if elem.tag.is_private:
             action = "X"
-        action = _effective_action(elem.tag, elem.VR, action, opts)
+        action = effective_action(elem.tag, elem.VR, action, opts)
         kept = action in (None, "K", "KEEP_TIME")
-        for v in _values(elem):
+        for v in element_values(elem):
             if isinstance(v, bytes):
                 if elem.VR not in ("OB", "UN", "UT", "LT") or len(v) > 4096:
                     continue
@@ -159,13 +147,13 @@ def verify(original: Dataset, deid: Dataset, opts: DeidOptions | None = None, ph
         if tag.is_private:
             res.violations.append(f"{name}: private tag present (must be removed)")
             continue
-        action = _effective_action(tag, elem.VR, _action_for(tag, single, ranges), opts)
+        action = effective_action(tag, elem.VR, table_action(tag, single, ranges), opts)
         if action is None or tag in (0x00100010, 0x00100020):  # patient name/ID: checked below
             continue
         res.tags_checked += 1
-        vals = [str(v).strip() for v in _values(elem)] if elem.VR != "SQ" else []
+        vals = [str(v).strip() for v in element_values(elem)] if elem.VR != "SQ" else []
         orig = orig_top.get(tag)
-        ovals = [str(v).strip() for v in _values(orig)] if orig is not None and orig.VR != "SQ" else []
+        ovals = [str(v).strip() for v in element_values(orig)] if orig is not None and orig.VR != "SQ" else []
         if action == "X":
             res.violations.append(f"{name}: present but the profile removes it (X)")
         elif action in ("K",) and orig is not None and orig.VR != "SQ" and vals != ovals:
@@ -195,7 +183,7 @@ def verify(original: Dataset, deid: Dataset, opts: DeidOptions | None = None, ph
             res.violations.append(f"{name}: keeps its original value ({action})")
     # removed (X) elements of the input must be absent from the output's top level
     for elem in original:
-        action = _effective_action(elem.tag, elem.VR, _action_for(elem.tag, single, ranges), opts)
+        action = effective_action(elem.tag, elem.VR, table_action(elem.tag, single, ranges), opts)
         if action == "X" and not elem.tag.is_private:
             res.tags_checked += 1  # (its presence is reported by the loop above)
     if opts.shift_dates and len(res.date_shifts) > 1:
@@ -252,7 +240,7 @@ def identifying_values(ds: Dataset, min_len: int = 4) -> set[str]:
         if elem.VR == "SQ":
             continue
         kw = elem.keyword
-        for v in _values(elem):
+        for v in element_values(elem):
             if isinstance(v, bytes):
                 continue
             t = str(v).strip()
@@ -265,7 +253,7 @@ def identifying_values(ds: Dataset, min_len: int = 4) -> set[str]:
                 if len(t) >= 8 and t[:8].isdigit() and t[:8] != "00010101":
                     out.add(t[:8])
     public = "\n".join(str(v) for e in ds.iterall() if e.VR != "SQ" and e.keyword in _KEPT_KEYWORDS
-                        for v in _values(e)).lower()
+                        for v in element_values(e)).lower()
     return {v for v in out if len(v) >= min_len and sum(c.isalnum() for c in v) >= 3
             and not (v.isdigit() and len(v) < 6)  # "0010" is a tag number in any DICOM text, not an identity
             and v.upper() not in GENERIC_WORDS and v.upper() not in DUMMY_VALUES and v.lower() not in public}
@@ -280,7 +268,7 @@ def identifying_values_of(files) -> set[str]:
             ds = pydicom.dcmread(f, stop_before_pixels=True)
         vals |= identifying_values(ds)
         public |= {str(v).strip().lower() for e in ds.iterall() if e.VR != "SQ" and e.keyword in _KEPT_KEYWORDS
-                   for v in _values(e)}
+                   for v in element_values(e)}
     return {v for v in vals if v.lower() not in public}
 
 
@@ -336,117 +324,10 @@ def tag_table(original: Dataset, deid: Dataset, opts: DeidOptions | None = None,
         a, b = original.get(tag), deid.get(tag)
         e = a if a is not None else b
         action = "private: X" if tag.is_private else (
-            _effective_action(tag, e.VR, _action_for(tag, single, ranges), opts) or "")
+            effective_action(tag, e.VR, table_action(tag, single, ranges), opts) or "")
         before, after = _show(a), _show(b)
         if not reveal and a is not None and action not in ("", "K", "KEEP_TIME") and a.VR != "SQ":
             before = f"<hidden: {len(before)} characters>"
         rows.append({"tag": f"({tag.group:04X},{tag.element:04X})", "keyword": e.keyword or "(private)", "VR": e.VR,
                      "action": action, "before": before, "after": after, "changed": _show(a) != after})
     return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------------------------ files
-def _atomic_save(ds: Dataset, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def deidentify_file(src: str | os.PathLike, dst: str | os.PathLike, opts: DeidOptions) -> dict:
-    """De-identify one file, verify it, and write it atomically to ``dst`` only if it passes.
-
-    Returns:
-        a report row: ``input``, ``output``, ``status`` ("ok" / "failed"), ``error``, ``modality``,
-        ``burned_in_review``, ``burned_in_reason``, ``tags_checked``, ``violations``, ``phi_leaks``,
-        ``date_shift_days``, ``pseudonym``. The row holds no PHI (only counts and the first problems' tag names).
-
-    Raises:
-        DataError: the input is not a readable DICOM file.
-    """
-    src, dst = Path(src), Path(dst)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(src)
-            ds.PixelData if "PixelData" in ds else None  # noqa: B018 - forces reading a truncated file now
-    except Exception as exc:  # pydicom raises many kinds: turn each into one DataError naming the file
-        raise DataError(f"{src}: not a readable DICOM file ({type(exc).__name__}: {exc}); "
-                        "check the file or remove it from the input.") from exc
-    res = deidentify_dataset(ds, opts)
-    v = verify(ds, res.dataset, opts)
-    row = {"input": str(src), "output": str(dst), "status": "ok" if v.ok else "failed", "error": "",
-           "modality": str(ds.get("Modality", "")), "burned_in_review": res.burned_in_review,
-           "burned_in_reason": res.burned_in_reason, "tags_checked": v.tags_checked,
-           "violations": len(v.violations), "phi_leaks": len(v.leaks),
-           "date_shift_days": res.date_shift_days, "pseudonym": res.pseudonym}
-    if v.ok:
-        _atomic_save(res.dataset, dst)
-    else:
-        row["error"] = "verification failed, output not written: " + "; ".join(
-            [x.split(":")[0] + ": violation" for x in v.violations[:3]] + [x.split(":")[0] + ": PHI" for x in v.leaks[:3]])
-    return row
-
-
-def _inputs(src: Path) -> list[tuple[Path, Path]]:
-    if src.is_file():
-        return [(src, Path(src.name))]
-    from medbench.data.dicom import list_dicom_files
-
-    return [(f, f.relative_to(src)) for f in list_dicom_files(src)]
-
-
-def deidentify_path(src: str | os.PathLike, out: str | os.PathLike, opts: DeidOptions, *,
-                    report: str | os.PathLike | None = None, progress: bool = False):
-    """De-identify a file or a folder (recursively) into ``out``, file by file; one bad file does not stop the rest.
-
-    Args:
-        src: a DICOM file or a folder.
-        out: output folder (created); must not be ``src`` or lie inside it. Inputs are never modified.
-        opts: :class:`DeidOptions`.
-        report: where to write the per-file report (``.csv`` or ``.json``); default ``out/deid_report.csv``.
-        progress: tqdm bar over files.
-
-    Returns:
-        ``pandas.DataFrame`` of report rows (see :func:`deidentify_file`), one per input file.
-
-    Raises:
-        DataNotFoundError: ``src`` does not exist. ConfigError: ``out`` is the input or inside it.
-    """
-    import pandas as pd
-
-    from medbench.errors import DataNotFoundError
-
-    src, out = Path(src).expanduser(), Path(out).expanduser()
-    if not src.exists():
-        raise DataNotFoundError(f"input {src} does not exist; pass a DICOM file or a folder.")
-    s, o = src.resolve(), out.resolve()
-    if o == s or (src.is_dir() and s in o.parents) or (src.is_file() and o == s.parent):
-        raise ConfigError(f"output {out} is the input or lies inside it; choose a separate folder "
-                          "(the input is never modified).")
-    pairs = _inputs(src)
-    it = pairs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(pairs, desc="de-identify", unit="file")
-    rows = []
-    for f, rel in it:
-        try:
-            rows.append(deidentify_file(f, out / rel, opts))
-        except Exception as exc:  # one bad file is reported, the others continue
-            msg = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
-            rows.append({"input": str(f), "output": "", "status": "failed", "error": msg})
-    table = pd.DataFrame(rows)
-    report = Path(report) if report is not None else out / "deid_report.csv"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    if report.suffix.lower() == ".json":
-        report.write_text(json.dumps(rows, indent=2, default=str))
-    else:
-        table.to_csv(report, index=False)
-    return table

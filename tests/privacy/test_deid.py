@@ -7,8 +7,9 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
+from medbench.data.dicom_testfiles import shipped_dicom_files
 from medbench.errors import ConfigError
-from medbench.privacy.deid import DeidOptions, annex_e_table, deidentify_dataset, shipped_dicom_files
+from medbench.privacy.deid import DeidOptions, annex_e_table, deidentify_dataset
 from medbench.privacy.verify import verify
 
 KEY = b"test-key-0123456789abcdef"
