@@ -146,7 +146,7 @@ def _cmd_deid(args) -> int:
                        keep_patient_characteristics=not args.no_patient_characteristics)
     table = deidentify_path(args.input, args.output, opts, report=args.report, progress=args.progress)
     failed = table[table["status"] != "ok"]
-    flagged = int(table["burned_in_review"].fillna(False).astype(bool).sum()) if "burned_in_review" in table else 0
+    flagged = int(table["burned_in_review"].eq(True).sum()) if "burned_in_review" in table else 0  # NaN: failed files
     print(f"[medbench] de-identified {len(table) - len(failed)} of {len(table)} files into {args.output}; "
           f"{flagged} flagged for burned-in text review; report: {args.report or Path(args.output) / 'deid_report.csv'}")
     for _, row in failed.iterrows():

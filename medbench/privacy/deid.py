@@ -62,7 +62,6 @@ BURNED_IN_MODALITIES = {"US": "ultrasound", "SC": "secondary capture", "OT": "ot
 _SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 _CATEGORY_ACTION = {"D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z/D",
                     "X_Z_TAGS": "X/Z", "X_D_TAGS": "X/D", "X_Z_D_TAGS": "X/Z/D", "X_Z_U_STAR_TAGS": "X/Z/U*"}
-_TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
 
 
 @dataclass
