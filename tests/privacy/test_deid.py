@@ -5,25 +5,11 @@ import warnings
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 
 from medbench.data.dicom_testfiles import shipped_dicom_files
 from medbench.errors import ConfigError
 from medbench.privacy.deid import DeidOptions, annex_e_table, deidentify_dataset
 from medbench.privacy.verify import verify
-
-KEY = b"test-key-0123456789abcdef"
-
-
-def _read(name):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pydicom.dcmread(get_testdata_file(name, download=False))
-
-
-@pytest.fixture
-def ct():
-    return _read("CT_small.dcm")
 
 
 def test_table_is_annex_e():
@@ -34,8 +20,8 @@ def test_table_is_annex_e():
     assert ranges                                   # overlay/curve groups
 
 
-def test_basic_profile_on_real_ct(ct):
-    opts = DeidOptions(key=KEY)
+def test_basic_profile_on_real_ct(ct, key):
+    opts = DeidOptions(key=key)
     res = deidentify_dataset(ct, opts)
     out = res.dataset
     assert ct.PatientName == "CompressedSamples^CT1"        # the input is not modified
@@ -55,34 +41,31 @@ def test_basic_profile_on_real_ct(ct):
     assert v.tags_checked > 20
 
 
-def test_options_off_removes_dates_and_characteristics(ct):
-    opts = DeidOptions(key=KEY, shift_dates=False, keep_patient_characteristics=False)
+def test_options_off_removes_dates_and_characteristics(ct, key):
+    opts = DeidOptions(key=key, shift_dates=False, keep_patient_characteristics=False)
     out = deidentify_dataset(ct, opts).dataset
     assert not out.get("StudyDate") and "PatientAge" not in out and "PatientWeight" not in out
     assert [i.CodeValue for i in out.DeidentificationMethodCodeSequence] == ["113100"]
     assert verify(ct, out, opts).ok
 
 
-def test_keyed_and_stable(ct):
-    a = deidentify_dataset(ct, DeidOptions(key=KEY)).dataset
-    b = deidentify_dataset(ct, DeidOptions(key=KEY)).dataset
-    c = deidentify_dataset(ct, DeidOptions(key=KEY + b"x")).dataset
+def test_keyed_and_stable(ct, key):
+    a = deidentify_dataset(ct, DeidOptions(key=key)).dataset
+    b = deidentify_dataset(ct, DeidOptions(key=key)).dataset
+    c = deidentify_dataset(ct, DeidOptions(key=key + b"x")).dataset
     assert a.SOPInstanceUID == b.SOPInstanceUID and a.StudyDate == b.StudyDate and a.PatientID == b.PatientID
     assert a.SOPInstanceUID != c.SOPInstanceUID and a.PatientID != c.PatientID
 
 
-def test_burned_in_flagged():
-    us = _read("US1_UNCR.dcm") if get_testdata_file("US1_UNCR.dcm", download=False) else None
-    if us is None:
-        pytest.skip("US sample not installed")
-    res = deidentify_dataset(us, DeidOptions(key=KEY))
+def test_burned_in_flagged(us, key):
+    res = deidentify_dataset(us, DeidOptions(key=key))
     assert res.burned_in_review and "US" in res.burned_in_reason
 
 
-def test_every_shipped_file_has_no_leak():
+def test_every_shipped_file_has_no_leak(key):
     files = shipped_dicom_files()
     assert len(files) > 100
-    opts = DeidOptions(key=KEY)
+    opts = DeidOptions(key=key)
     bad = []
     for f in files:
         with warnings.catch_warnings():

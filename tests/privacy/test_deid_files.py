@@ -14,12 +14,10 @@ from medbench.data.dicom_testfiles import sample_series_folder
 from medbench.privacy.deid import DeidOptions
 from medbench.privacy.deid_files import deidentify_path
 
-KEY = b"test-key-0123456789abcdef"
 
-
-def test_series_uids_consistent_and_reload_same(tmp_path):
+def test_series_uids_consistent_and_reload_same(tmp_path, key):
     src = sample_series_folder()
-    table = deidentify_path(src, tmp_path / "out", DeidOptions(key=KEY))
+    table = deidentify_path(src, tmp_path / "out", DeidOptions(key=key))
     assert (table["status"] == "ok").all() and len(table) == 5
     outs = sorted((tmp_path / "out").glob("*"))
     dss = [pydicom.dcmread(f) for f in outs if f.name != "deid_report.csv"]

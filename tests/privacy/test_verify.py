@@ -1,31 +1,12 @@
 """The independent verifier of de-identified DICOM, on real files."""
 from __future__ import annotations
 
-import warnings
-
-import pydicom
-import pytest
-from pydicom.data import get_testdata_file
-
 from medbench.privacy.deid import DeidOptions, deidentify_dataset
 from medbench.privacy.verify import phi_values, verify
 
-KEY = b"test-key-0123456789abcdef"
 
-
-def _read(name):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pydicom.dcmread(get_testdata_file(name, download=False))
-
-
-@pytest.fixture
-def ct():
-    return _read("CT_small.dcm")
-
-
-def test_verifier_catches_name_in_private_tag(ct):
-    opts = DeidOptions(key=KEY)
+def test_verifier_catches_name_in_private_tag(ct, key):
+    opts = DeidOptions(key=key)
     out = deidentify_dataset(ct, opts).dataset
     block = out.private_block(0x0011, "LEAKY VENDOR", create=True)
     block.add_new(0x01, "LO", "CompressedSamples^CT1")
@@ -35,8 +16,8 @@ def test_verifier_catches_name_in_private_tag(ct):
     assert any("CompressedSamples" in x for x in v.leaks)
 
 
-def test_verifier_catches_unshifted_date_and_kept_uid(ct):
-    opts = DeidOptions(key=KEY)
+def test_verifier_catches_unshifted_date_and_kept_uid(ct, key):
+    opts = DeidOptions(key=key)
     out = deidentify_dataset(ct, opts).dataset
     out.StudyDate = ct.StudyDate
     out.SeriesInstanceUID = ct.SeriesInstanceUID
@@ -46,8 +27,8 @@ def test_verifier_catches_unshifted_date_and_kept_uid(ct):
     assert any(ct.StudyDate in x for x in v.leaks)
 
 
-def test_verifier_catches_phi_in_free_text(ct):
-    opts = DeidOptions(key=KEY)
+def test_verifier_catches_phi_in_free_text(ct, key):
+    opts = DeidOptions(key=key)
     out = deidentify_dataset(ct, opts).dataset
     out.ImageComments = f"patient {ct.PatientID} seen by Dr X"  # X in the table: must be absent
     v = verify(ct, out, opts)
