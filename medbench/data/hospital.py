@@ -47,7 +47,8 @@ from medbench.errors import ConfigError, DataError
 from medbench.settings import check_seed
 
 __all__ = ["WardSpec", "DrugSpec", "WARDS", "DRUGS", "HospitalSim", "simulate_hospital", "oracle_forecast",
-           "los_survival", "public_holidays", "check_daily_series", "ward_frame", "lag_features"]
+           "los_survival", "public_holidays", "check_daily_series", "check_horizon", "ward_frame",
+           "lag_features"]
 
 MAX_LOS = 90  # days; stays are truncated here (P(LOS > 90) < 1e-4 for every ward below)
 BURN_IN = 180  # days simulated before the first reported day, so the census starts at steady state
@@ -165,6 +166,13 @@ class HospitalSim:
         return p[(p["ward"] == _ward(self, ward)) & (p["admit"] <= day) & (p["discharge"] > day)]
 
 
+def check_horizon(horizon) -> int:
+    """``horizon`` (days ahead) as an int >= 1; anything else raises :class:`~medbench.errors.ConfigError`."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ConfigError(f"horizon must be an integer >= 1 (days ahead), got {horizon!r}")
+    return int(horizon)
+
+
 def _ward(sim: HospitalSim, ward: str) -> str:
     if ward not in sim.wards:
         raise ConfigError(f"ward must be one of {sorted(sim.wards)}, got {ward!r}")
@@ -271,8 +279,7 @@ def oracle_forecast(sim: HospitalSim, ward: str, origin: int, horizon: int = 14,
         ``{"mean": (H,), "var": (H,), "q": {level: (H,)}}`` (quantiles of the exact pmf).
     """
     _ward(sim, ward)
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ConfigError(f"horizon must be an integer >= 1, got {horizon!r}")
+    horizon = check_horizon(horizon)
     if not 0 <= origin < len(sim.daily) - horizon:
         raise ConfigError(f"origin + horizon must lie inside the {len(sim.daily)} simulated days, "
                           f"got origin={origin}, horizon={horizon}")
@@ -356,14 +363,23 @@ def lag_features(frame: pd.DataFrame, origins, horizon: int) -> tuple[np.ndarray
 
     Returns:
         ``X (len(origins) * H, 41)`` and ``y (len(origins) * H,)`` (NaN where ``t + h`` is beyond the data).
+
+    Raises:
+        ConfigError: ``horizon`` < 1, or an origin with fewer than ``N_LAGS - 1`` days before it
+        or beyond the data (negative indices would silently wrap around).
     """
+    horizon = check_horizon(horizon)
     c = frame["census"].to_numpy()
+    origins = np.asarray(origins, dtype=int).reshape(-1)
+    if len(origins) and (origins.min() < N_LAGS - 1 or origins.max() >= len(c)):
+        raise ConfigError(f"origins must lie in [{N_LAGS - 1}, {len(c) - 1}] (each needs {N_LAGS} days of history "
+                          f"up to it), got {origins.min()}..{origins.max()}")
     em, el = frame["emergency"].to_numpy(), frame["elective"].to_numpy()
     hol = frame["holiday"].to_numpy()
     dates = frame.index
     el_cum = np.concatenate([[0.0], np.cumsum(el)])
     rows, ys = [], []
-    for t in np.asarray(origins):
+    for t in origins:
         base = [c[t], *(c[t - k] - c[t] for k in range(1, N_LAGS)), *em[t - N_LAGS + 1:t + 1][::-1],
                 *el[t - 6:t + 1][::-1]]
         for h in range(1, horizon + 1):

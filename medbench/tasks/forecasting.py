@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medbench.data.hospital import N_LAGS, HospitalSim, lag_features, oracle_forecast, ward_frame
+from medbench.data.hospital import N_LAGS, HospitalSim, check_horizon, lag_features, oracle_forecast, ward_frame
 from medbench.errors import ConfigError
 from medbench.metrics.forecasting import coverage, mase, mase_scale, pinball_loss
 from medbench.models.forecasting import QuantileLSTM, pinball_torch
@@ -45,12 +45,6 @@ __all__ = ["QUANTILES", "METHODS", "RollingResult", "choose_origins", "seasonal_
 
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
 METHODS = ("seasonal_naive", "ets", "sarima", "gbm", "lstm", "oracle")
-
-
-def _check_horizon(horizon) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ConfigError(f"horizon must be an integer >= 1 (days ahead), got {horizon!r}")
-    return int(horizon)
 
 
 @dataclass
@@ -98,7 +92,7 @@ class RollingResult:
 
 def choose_origins(n_days: int, n_origins: int, horizon: int, step: int = 7) -> np.ndarray:
     """The last ``n_origins`` origins, ``step`` days apart, leaving ``horizon`` days after the last."""
-    horizon = _check_horizon(horizon)
+    horizon = check_horizon(horizon)
     if n_origins < 1:
         raise ConfigError(f"n_origins must be >= 1, got {n_origins}")
     last = n_days - 1 - horizon
@@ -123,7 +117,7 @@ def seasonal_naive(y, horizon: int, m: int = 7, quantiles=QUANTILES) -> dict:
         ``{"mean": (H,), "q": {level: (H,)}}``.
     """
     y = np.asarray(y, float)
-    horizon = _check_horizon(horizon)
+    horizon = check_horizon(horizon)
     T = len(y)
     mean = np.array([y[T - 1 + h - m * int(np.ceil(h / m))] for h in range(1, horizon + 1)])
     q = {}
@@ -145,7 +139,7 @@ def ets_forecast(y, horizon: int, fit_days: int = 730) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7).fit()
-    return {"mean": np.asarray(res.forecast(_check_horizon(horizon)))}
+    return {"mean": np.asarray(res.forecast(check_horizon(horizon)))}
 
 
 def sarima_forecast(y, horizon: int, fit_days: int = 730, order=(1, 1, 1), seasonal_order=(0, 1, 1, 7),
@@ -158,7 +152,7 @@ def sarima_forecast(y, horizon: int, fit_days: int = 730, order=(1, 1, 1), seaso
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = SARIMAX(y, order=order, seasonal_order=seasonal_order).fit(disp=False)
-        fc = res.get_forecast(_check_horizon(horizon))
+        fc = res.get_forecast(check_horizon(horizon))
     mean, sd = np.asarray(fc.predicted_mean), np.sqrt(np.asarray(fc.var_pred_mean))
     return {"mean": mean, "q": {t: mean + stats.norm.ppf(t) * sd for t in quantiles}}
 
@@ -169,7 +163,7 @@ class GBMForecaster:
 
     def __init__(self, horizon: int = 14, max_iter: int = 200, learning_rate: float = 0.05, train_days: int = 1095,
                  seed: int = 0):
-        self.horizon, self.max_iter, self.learning_rate = _check_horizon(horizon), max_iter, learning_rate
+        self.horizon, self.max_iter, self.learning_rate = check_horizon(horizon), max_iter, learning_rate
         self.train_days, self.seed = train_days, check_seed(seed)
 
     def fit(self, frame: pd.DataFrame, origin: int) -> "GBMForecaster":
@@ -203,7 +197,7 @@ class LSTMForecaster:
     def __init__(self, horizon: int = 14, window: int = 28, hidden: int = 64, epochs: int = 30, lr: float = 3e-3,
                  batch_size: int = 64, quantiles=QUANTILES, val_days: int = 182, calibration: str = "rolling",
                  cal_days: int = 182, seed: int = 0, device="cpu", progress: bool = False):
-        self.horizon, self.window, self.hidden, self.epochs = _check_horizon(horizon), window, hidden, epochs
+        self.horizon, self.window, self.hidden, self.epochs = check_horizon(horizon), window, hidden, epochs
         self.lr, self.batch_size, self.quantiles, self.val_days = lr, batch_size, tuple(quantiles), val_days
         if calibration not in ("rolling", "validation", "none"):
             raise ConfigError(f"calibration must be 'rolling', 'validation' or 'none', got {calibration!r}")
@@ -316,7 +310,7 @@ def rolling_origin(sim: HospitalSim, ward: str, *, origins, horizon: int = 14, m
     """
     from tqdm.auto import tqdm
 
-    horizon, seed = _check_horizon(horizon), check_seed(seed)
+    horizon, seed = check_horizon(horizon), check_seed(seed)
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ConfigError(f"unknown methods {sorted(unknown)}; choose from {METHODS}")

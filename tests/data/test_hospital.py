@@ -134,3 +134,9 @@ def test_lag_features_rows_see_only_the_past_and_known_schedule(sim):
     future.loc[frame.index[201:], ["census", "emergency", "discharges"]] = 0.0
     assert np.array_equal(lag_features(future, [200], H)[0], X[H:2 * H])
     assert N_LAGS == 14
+    with pytest.raises(ConfigError, match="origins"):
+        lag_features(frame, [5], H)  # too little history: c[5 - 13] would wrap to the end
+    with pytest.raises(ConfigError, match="origins"):
+        lag_features(frame, [len(c)], H)
+    with pytest.raises(ConfigError, match="horizon"):
+        lag_features(frame, [100], 0)
